@@ -1,0 +1,79 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsNeedNothing(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAP.Listen != "127.0.0.1:1143" || c.POP3.Listen != "127.0.0.1:1110" || c.LMTP.Listen != "127.0.0.1:2424" ||
+		c.SMTP.Listen != "127.0.0.1:2525" || c.HTTP.Listen != "127.0.0.1:8080" {
+		t.Fatalf("default listeners: %+v %+v %+v %+v %+v", c.IMAP, c.POP3, c.LMTP, c.SMTP, c.HTTP)
+	}
+	if c.Store.Backend != "sqlite" || c.Store.SQLitePath != filepath.Join("data", "eider.db") || c.Store.BlobDir != filepath.Join("data", "blobs") {
+		t.Fatalf("default store: %+v", c.Store)
+	}
+}
+
+func TestFileThenEnv(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "eider.yaml")
+	os.WriteFile(p, []byte("data_dir: /var/lib/eider\nimap:\n  listen: 0.0.0.0:143\nlimits:\n  max_message_size: 1000\nstore:\n  journal_retention: 48h\n"), 0o600)
+	c, err := Load(p, []string{"EIDER_IMAP_LISTEN=127.0.0.1:9143", "EIDER_LIMITS_MAX_PARTS=7", "PATH=/bin", "EIDER_CONFIG=" + p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAP.Listen != "127.0.0.1:9143" {
+		t.Errorf("env did not override file: imap %q", c.IMAP.Listen)
+	}
+	if c.Limits.MaxMessageSize != 1000 || c.Limits.MaxParts != 7 || c.Store.JournalRetention != 48*time.Hour {
+		t.Errorf("limits %+v retention %v", c.Limits, c.Store.JournalRetention)
+	}
+	if c.Store.SQLitePath != "/var/lib/eider/eider.db" {
+		t.Errorf("sqlite path %q not derived from data_dir", c.Store.SQLitePath)
+	}
+}
+
+func TestErrorsAreClear(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "eider.yaml")
+	os.WriteFile(p, []byte("imap:\n  lisen: x\n"), 0o600)
+	if _, err := Load(p, nil); err == nil || !strings.Contains(err.Error(), "lisen") {
+		t.Errorf("unknown key: err = %v", err)
+	}
+	if _, err := Load("", []string{"EIDER_IMAP_LISTN=x"}); err == nil || !strings.Contains(err.Error(), "EIDER_IMAP_LISTN") {
+		t.Errorf("unknown env var: err = %v", err)
+	}
+	if _, err := Load("", []string{"EIDER_LIMITS_MAX_PARTS=many"}); err == nil || !strings.Contains(err.Error(), "EIDER_LIMITS_MAX_PARTS") {
+		t.Errorf("bad number: err = %v", err)
+	}
+	if _, err := Load("", []string{"EIDER_STORE_SYNC=sometimes"}); err == nil {
+		t.Error("bad sync accepted")
+	}
+}
+
+func TestEnvNamesCoverEveryLeaf(t *testing.T) {
+	names := strings.Join(EnvNames(), " ")
+	for _, want := range []string{"EIDER_DATA_DIR", "EIDER_HTTP_LISTEN", "EIDER_STORE_SQLITE_PATH", "EIDER_PASSWORD_MEMORY_KIB"} {
+		if !strings.Contains(names, want) {
+			t.Errorf("EnvNames lacks %s", want)
+		}
+	}
+}
+
+// The example file documents the defaults: loading it must give Default().
+func TestExampleFileIsTheDefaults(t *testing.T) {
+	got, err := Load(filepath.Join("..", "eider.example.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Load("", nil)
+	if got != want {
+		t.Fatalf("eider.example.yaml differs from the defaults:\n got %+v\nwant %+v", got, want)
+	}
+}

@@ -1,0 +1,322 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// FileStore keeps blobs as files under a directory: dir/ab/cd/abcd....
+// Files are written to dir/tmp, fsynced, and renamed into place, so a blob
+// that exists under its hash name is always complete.
+//
+// Deletion and fresh writes of the same hash are ordered by an in-process
+// pin set: a hash committed by Writer.Commit stays pinned until Release, and
+// Delete leaves a pinned file alone (the pending store transaction is about
+// to take a reference to it).
+type FileStore struct {
+	dir string
+	mu  sync.Mutex
+	// pins counts outstanding Commit-without-Release per hash.
+	pins map[string]int
+}
+
+var _ Store = (*FileStore)(nil)
+var _ Releaser = (*FileStore)(nil)
+
+// NewFileStore opens (creating if needed) a file blob store rooted at dir.
+func NewFileStore(dir string) (*FileStore, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
+		return nil, fmt.Errorf("blob: create %s: %w", dir, err)
+	}
+	return &FileStore{dir: dir, pins: map[string]int{}}, nil
+}
+
+func validHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *FileStore) path(h string) string {
+	return filepath.Join(s.dir, h[:2], h[2:4], h)
+}
+
+// Create starts a blob in a temporary file.
+func (s *FileStore) Create(ctx context.Context) (Writer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "blob-*")
+	if err != nil {
+		return nil, fmt.Errorf("blob: create temp: %w", err)
+	}
+	return &fileWriter{s: s, f: f, h: sha256.New()}, nil
+}
+
+type fileWriter struct {
+	s    *FileStore
+	f    *os.File
+	h    hash.Hash
+	n    int64
+	done bool
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, errors.New("blob: write after commit")
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("blob: write: %w", err)
+	}
+	return n, nil
+}
+
+func (w *fileWriter) Commit() (string, int64, error) {
+	if w.done {
+		return "", 0, errors.New("blob: commit twice")
+	}
+	w.done = true
+	tmp := w.f.Name()
+	sum := hex.EncodeToString(w.h.Sum(nil))
+	if err := w.f.Sync(); err != nil {
+		w.f.Close()
+		os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: sync: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: close: %w", err)
+	}
+	dst := w.s.path(sum)
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	w.s.pins[sum]++
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == w.n {
+		os.Remove(tmp) // same content already stored
+		return sum, w.n, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		w.s.unpinLocked(sum)
+		os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: mkdir: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		w.s.unpinLocked(sum)
+		os.Remove(tmp)
+		return "", 0, fmt.Errorf("blob: rename: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		w.s.unpinLocked(sum)
+		return "", 0, err
+	}
+	return sum, w.n, nil
+}
+
+func (w *fileWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("blob: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("blob: sync dir: %w", err)
+	}
+	return nil
+}
+
+func (s *FileStore) unpinLocked(h string) {
+	if s.pins[h] <= 1 {
+		delete(s.pins, h)
+	} else {
+		s.pins[h]--
+	}
+}
+
+// Release unpins hashes returned by Commit.
+func (s *FileStore) Release(hashes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range hashes {
+		s.unpinLocked(h)
+	}
+}
+
+// Open opens a blob positioned at off.
+func (s *FileStore) Open(ctx context.Context, h string, off int64) (io.ReadCloser, error) {
+	if !validHash(h) {
+		return nil, fmt.Errorf("blob: open %q: %w", h, ErrNotFound)
+	}
+	f, err := os.Open(s.path(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("blob: open %s: %w", h, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob: open %s: %w", h, err)
+	}
+	if off > 0 {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("blob: seek %s: %w", h, err)
+		}
+	}
+	return f, nil
+}
+
+// Delete removes a blob unless it is pinned by a pending write.
+func (s *FileStore) Delete(ctx context.Context, h string) error {
+	if !validHash(h) {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pins[h] > 0 {
+		return nil
+	}
+	err := os.Remove(s.path(h))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: delete %s: %w", h, err)
+	}
+	return nil
+}
+
+// List calls fn for every stored blob.
+func (s *FileStore) List(ctx context.Context, fn func(hash string, size int64) error) error {
+	return filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "tmp" {
+				return filepath.SkipDir
+			}
+			return ctx.Err()
+		}
+		name := d.Name()
+		if !validHash(name) || p != s.path(name) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return fn(name, fi.Size())
+	})
+}
+
+// Reader returns the raw bytes [off, off+n) of a message stored as segs
+// (n < 0: to the end), reading blob segments lazily so large parts are
+// streamed, never held whole.
+func Reader(ctx context.Context, s Store, segs []Segment, off, n int64) io.ReadCloser {
+	return &segReader{ctx: ctx, s: s, segs: segs, off: off, left: n}
+}
+
+type segReader struct {
+	ctx  context.Context
+	s    Store
+	segs []Segment
+	off  int64 // offset into the remaining segments
+	left int64 // bytes still to return; < 0 = unlimited
+	cur  io.ReadCloser
+	err  error
+}
+
+func (r *segReader) Read(p []byte) (int, error) {
+	for {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.left == 0 {
+			return 0, io.EOF
+		}
+		if r.left > 0 && int64(len(p)) > r.left {
+			p = p[:r.left]
+		}
+		if r.cur != nil {
+			n, err := r.cur.Read(p)
+			if r.left > 0 {
+				r.left -= int64(n)
+			}
+			if err == io.EOF {
+				r.cur.Close()
+				r.cur = nil
+				if n > 0 {
+					return n, nil
+				}
+				continue
+			}
+			if err != nil {
+				r.err = err
+			}
+			return n, err
+		}
+		if len(r.segs) == 0 {
+			if r.left > 0 {
+				r.err = io.ErrUnexpectedEOF
+				return 0, r.err
+			}
+			return 0, io.EOF
+		}
+		seg := r.segs[0]
+		if r.off >= seg.Size {
+			r.off -= seg.Size
+			r.segs = r.segs[1:]
+			continue
+		}
+		r.segs = r.segs[1:]
+		if seg.Hash == "" {
+			r.cur = io.NopCloser(bytes.NewReader(seg.Inline[r.off:]))
+		} else {
+			rc, err := r.s.Open(r.ctx, seg.Hash, r.off)
+			if err != nil {
+				r.err = err
+				return 0, err
+			}
+			r.cur = &limitedCloser{Reader: io.LimitReader(rc, seg.Size-r.off), c: rc}
+		}
+		r.off = 0
+	}
+}
+
+func (r *segReader) Close() error {
+	if r.cur != nil {
+		r.cur.Close()
+		r.cur = nil
+	}
+	r.err = errors.New("blob: read after close")
+	return nil
+}
+
+type limitedCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (l *limitedCloser) Close() error { return l.c.Close() }

@@ -1,0 +1,140 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand"
+	"os"
+	"testing"
+)
+
+func put(t *testing.T, s Store, data []byte) string {
+	t.Helper()
+	w, err := s.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	h, n, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(data)) {
+		t.Fatalf("size %d, want %d", n, len(data))
+	}
+	return h
+}
+
+func list(t *testing.T, s Store) map[string]int64 {
+	t.Helper()
+	m := map[string]int64{}
+	if err := s.List(context.Background(), func(h string, n int64) error { m[h] = n; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestFileStoreContentAddressed(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("attachment bytes\r\n"), 5000)
+	h1 := put(t, s, data)
+	h2 := put(t, s, data)
+	sum := sha256.Sum256(data)
+	if h1 != hex.EncodeToString(sum[:]) || h1 != h2 {
+		t.Fatalf("hashes %s %s, want sha256 %x", h1, h2, sum)
+	}
+	if got := list(t, s); len(got) != 1 || got[h1] != int64(len(data)) {
+		t.Fatalf("list = %v, want one blob of %d bytes", got, len(data))
+	}
+	rc, err := s.Open(ctx, h1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data[100:]) {
+		t.Fatal("Open at offset returned wrong bytes")
+	}
+	// Pinned (two commits, no release): Delete keeps the file.
+	if err := s.Delete(ctx, h1); err != nil {
+		t.Fatal(err)
+	}
+	if len(list(t, s)) != 1 {
+		t.Fatal("Delete removed a pinned blob")
+	}
+	s.Release(h1, h2)
+	if err := s.Delete(ctx, h1); err != nil {
+		t.Fatal(err)
+	}
+	if len(list(t, s)) != 0 {
+		t.Fatal("Delete left the blob after release")
+	}
+	if _, err := s.Open(ctx, h1, 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Open deleted blob: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestAbortLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := NewFileStore(dir)
+	w, _ := s.Create(context.Background())
+	w.Write([]byte("partial"))
+	w.Abort()
+	if len(list(t, s)) != 0 {
+		t.Fatal("aborted blob listed")
+	}
+	ents, _ := os.ReadDir(dir + "/tmp")
+	if len(ents) != 0 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+}
+
+func TestSegmentReaderRanges(t *testing.T) {
+	ctx := context.Background()
+	s, _ := NewFileStore(t.TempDir())
+	rnd := rand.New(rand.NewSource(1))
+	var whole []byte
+	var segs []Segment
+	for i := 0; i < 6; i++ {
+		b := make([]byte, rnd.Intn(3000)+1)
+		rnd.Read(b)
+		whole = append(whole, b...)
+		if i%2 == 0 {
+			segs = append(segs, Segment{Inline: b, Size: int64(len(b))})
+		} else {
+			h := put(t, s, b)
+			segs = append(segs, Segment{Hash: h, Size: int64(len(b))})
+		}
+	}
+	for i := 0; i < 300; i++ {
+		off := rnd.Int63n(int64(len(whole)) + 1)
+		n := rnd.Int63n(int64(len(whole))-off+1) - 1 // -1 = to the end
+		rc := Reader(ctx, s, segs, off, n)
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := whole[off:]
+		if n >= 0 {
+			want = whole[off : off+n]
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("range off=%d n=%d: got %d bytes, want %d", off, n, len(got), len(want))
+		}
+	}
+	// Asking past the end is an error, not a silent short read.
+	if _, err := io.ReadAll(Reader(ctx, s, segs, 0, int64(len(whole))+1)); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("read past end: err = %v", err)
+	}
+}
