@@ -1,0 +1,71 @@
+package mimetree
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+func benchMessage(attach int) []byte {
+	rng := rand.New(rand.NewSource(42))
+	bin := make([]byte, attach)
+	rng.Read(bin)
+	enc := base64.StdEncoding.EncodeToString(bin)
+	var b strings.Builder
+	b.WriteString("Return-Path: <sender@example.com>\r\nReceived: from mx.example.com by mail.example.org; Fri, 4 May 2001 14:05:44 -0400\r\n")
+	b.WriteString("From: =?UTF-8?Q?J=C3=BCrgen_Sender?= <sender@example.com>\r\nTo: Rcpt One <one@example.org>, two@example.org\r\n")
+	b.WriteString("Subject: =?UTF-8?B?QmVuY2htYXJrIG1lc3NhZ2U=?=\r\nDate: Fri, 4 May 2001 14:05:44 -0400\r\nMessage-ID: <bench@example.com>\r\n")
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_outer\"\r\n\r\n")
+	b.WriteString("--=_outer\r\nContent-Type: multipart/alternative; boundary=\"=_alt\"\r\n\r\n")
+	b.WriteString("--=_alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+	for i := 0; i < 12; i++ {
+		b.WriteString("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusm=\r\nod tempor incididunt ut labore et dolore magna aliqua. Caf=C3=A9.\r\n")
+	}
+	b.WriteString("--=_alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body>")
+	for i := 0; i < 8; i++ {
+		b.WriteString("<p>Lorem ipsum dolor sit amet, <b>consectetur</b> adipiscing elit &amp; more.</p>\r\n")
+	}
+	b.WriteString("</body></html>\r\n--=_alt--\r\n")
+	if attach > 0 {
+		b.WriteString("--=_outer\r\nContent-Type: application/pdf; name=\"doc.pdf\"\r\nContent-Disposition: attachment; filename=\"doc.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+		for len(enc) > 76 {
+			b.WriteString(enc[:76])
+			b.WriteString("\r\n")
+			enc = enc[76:]
+		}
+		b.WriteString(enc + "\r\n")
+	}
+	b.WriteString("--=_outer--\r\n")
+	return []byte(b.String())
+}
+
+func benchParse(b *testing.B, msg []byte) {
+	st := newMemStore()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(context.Background(), bytes.NewReader(msg), st, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParse4K(b *testing.B) {
+	msg := benchMessage(1000)
+	if len(msg) < 3500 || len(msg) > 4800 {
+		b.Fatalf("4K message is %d bytes", len(msg))
+	}
+	benchParse(b, msg)
+}
+
+func BenchmarkParse200K(b *testing.B) {
+	msg := benchMessage(150 << 10)
+	if len(msg) < 190<<10 || len(msg) > 215<<10 {
+		b.Fatalf("200K message is %d bytes", len(msg))
+	}
+	benchParse(b, msg)
+}
