@@ -93,6 +93,11 @@ type Store interface {
 	Expunge(ctx context.Context, userID, mailboxID string, set UIDSet) (*ExpungeResult, error)
 	// Delete removes messages by UID regardless of flags (API delete, POP3).
 	Delete(ctx context.Context, userID, mailboxID string, set UIDSet) (*ExpungeResult, error)
+	// FindByMessageID returns the UIDs (ascending) of messages in the mailbox
+	// whose Message-ID (without angle brackets) is exactly messageID and whose
+	// internal date is at or after since. Indexed: used by delivery's
+	// duplicate suppression on every message.
+	FindByMessageID(ctx context.Context, userID, mailboxID, messageID string, since time.Time) ([]uint32, error)
 	// ChangedSince returns messages with MODSEQ > modseq, ascending UID (RFC 7162 CHANGEDSINCE).
 	ChangedSince(ctx context.Context, userID, mailboxID string, modseq uint64) ([]MessageRef, error)
 	// Search returns the UIDs matching c, ascending. TEXT/BODY use a full-text index.

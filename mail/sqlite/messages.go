@@ -1,0 +1,796 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eidermail/eider/mail/blob"
+	"github.com/eidermail/eider/mail/store"
+)
+
+// maxThreadRefs bounds how many References: entries are used for threading.
+const maxThreadRefs = 64
+
+// Append adds a message in one write transaction: quota check, UID and
+// MODSEQ allocation, message rows, full-text row, blob references,
+// counters, storage_used and the journal entry. The blobs of the message
+// are released (blob.Releaser) after the transaction ends, successfully or
+// not; a failed Append leaves its freshly written blobs unreferenced (see
+// SweepOrphanBlobs).
+func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.NewMessage) (*store.Message, error) {
+	if m == nil {
+		return nil, fmt.Errorf("sqlite: append: nil message: %w", store.ErrInvalidInput)
+	}
+	if rel, ok := s.blobs.(blob.Releaser); ok {
+		if hs := blobHashes(m.Segments); len(hs) > 0 {
+			defer rel.Release(hs...)
+		}
+	}
+	msg, err := prepareAppend(userID, mailboxID, m)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	err = s.update(ctx, "append", func(t *wtx) error {
+		return appendTx(t, msg, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// prepareAppend validates m and builds the Message that appendTx completes.
+func prepareAppend(userID, mailboxID string, m *store.NewMessage) (*store.Message, error) {
+	if err := checkSegments(m.Segments, m.Size); err != nil {
+		return nil, err
+	}
+	flags, err := normFlags(m.Flags)
+	if err != nil {
+		return nil, err
+	}
+	idate := m.InternalDate
+	if idate.IsZero() {
+		idate = time.Now()
+	}
+	msg := &store.Message{
+		MessageRef:     store.MessageRef{ID: newID(), Flags: flags},
+		MailboxID:      mailboxID,
+		UserID:         userID,
+		InternalDate:   idate.UTC(),
+		Size:           m.Size,
+		Subject:        m.Subject,
+		From:           m.From,
+		Date:           m.Date,
+		MessageID:      m.MessageID,
+		Intro:          m.Intro,
+		HasAttachments: m.HasAttachments,
+		Segments:       m.Segments,
+		Meta:           m.Meta,
+	}
+	if !m.Date.IsZero() {
+		msg.Date = m.Date.UTC()
+	}
+	return msg, nil
+}
+
+// appendTx is the transaction body of Append: msg (from prepareAppend) gets
+// its UID, MODSEQ and ThreadID.
+func appendTx(t *wtx, msg *store.Message, m *store.NewMessage) error {
+	userID, mailboxID, flags := msg.UserID, msg.MailboxID, msg.Flags
+	segs := encodeSegments(m.Segments)
+	hdrs := headerText(m)
+	refs := threadRefs(m)
+	sys := sysBits(flags)
+	mbx, uno, err := mailboxNo(t.ctx, t, userID, mailboxID)
+	if err != nil {
+		return err
+	}
+	if err := chargeQuota(t, uno, m.Size); err != nil {
+		return err
+	}
+	msg.ThreadID, err = findThread(t, uno, m.MessageID, refs)
+	if err != nil {
+		return err
+	}
+	uid, modseq, err := allocUIDs(t, mbx, 1)
+	if err != nil {
+		return err
+	}
+	msg.UID, msg.ModSeq = uid, modseq
+	if _, err := t.exec(`UPDATE mailboxes SET total = total + 1, unseen = unseen + ?, size = size + ? WHERE mbx = ?`,
+		b2i(sys&sysSeen == 0), m.Size, mbx); err != nil {
+		return err
+	}
+	var sent any
+	if !m.Date.IsZero() {
+		sent = m.Date.UnixNano()
+	}
+	res, err := t.exec(`INSERT INTO messages(id, uno, mbx, uid, modseq, sys, flags, internal_date, size, thread_id,
+		subject, from_addr, sent_date, message_id, intro, has_attachments)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		msg.ID, uno, mbx, uid, int64(modseq), sys, joinFlags(flags), msg.InternalDate.UnixNano(), m.Size, msg.ThreadID,
+		m.Subject, m.From, sent, m.MessageID, m.Intro, b2i(m.HasAttachments))
+	if err != nil {
+		return err
+	}
+	mno, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) VALUES (?, ?, ?)`, mno, segs, m.Meta); err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, mno, hdrs, m.Text); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) VALUES (?, ?, ?)`, mno, uno, r); err != nil {
+			return err
+		}
+	}
+	if err := refBlobs(t, m.Segments); err != nil {
+		return err
+	}
+	return journal(t, uno, store.Change{MailboxID: mailboxID, Kind: store.ChangeExists, ModSeq: modseq,
+		UID: uid, MessageID: msg.ID, Flags: flags})
+}
+
+// chargeQuota adds size to the user's storage_used, refusing with
+// ErrOverQuota when a non-zero limit would be exceeded.
+func chargeQuota(t *wtx, uno, size int64) error {
+	var limit, used int64
+	if err := t.row(`SELECT quota_limit, storage_used FROM users WHERE uno = ?`, uno).Scan(&limit, &used); err != nil {
+		return notFound(err, "user")
+	}
+	if limit > 0 && used+size > limit {
+		return fmt.Errorf("%d + %d bytes > limit %d: %w", used, size, limit, store.ErrOverQuota)
+	}
+	_, err := t.exec(`UPDATE users SET storage_used = storage_used + ? WHERE uno = ?`, size, uno)
+	return err
+}
+
+// allocUIDs reserves n consecutive UIDs and MODSEQs in a mailbox and returns
+// the first of each.
+func allocUIDs(t *wtx, mbx int64, n int) (uint32, uint64, error) {
+	var next, hms int64
+	if err := t.row(`UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + ?
+		WHERE mbx = ? RETURNING uid_next, highest_modseq`, n, n, mbx).Scan(&next, &hms); err != nil {
+		return 0, 0, err
+	}
+	if next-1 > 0xFFFFFFFF {
+		return 0, 0, fmt.Errorf("mailbox UID space exhausted: %w", store.ErrOverQuota)
+	}
+	return uint32(next - int64(n)), uint64(hms - int64(n) + 1), nil
+}
+
+// threadRefs returns the message IDs a new message points to (In-Reply-To
+// and the newest References), deduplicated.
+func threadRefs(m *store.NewMessage) []string {
+	var out []string
+	seen := map[string]bool{"": true}
+	add := func(r string) {
+		r = strings.TrimSpace(r)
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	add(m.InReplyTo)
+	refs := m.References
+	if len(refs) > maxThreadRefs {
+		refs = refs[len(refs)-maxThreadRefs:]
+	}
+	for i := len(refs) - 1; i >= 0; i-- {
+		add(refs[i])
+	}
+	return out
+}
+
+// findThread returns the thread of an existing message of the user that the
+// new one replies to, that has the same Message-ID, or that refers to the
+// new one; else a new thread ID.
+func findThread(t *wtx, uno int64, msgID string, refs []string) (string, error) {
+	ids := refs
+	if msgID != "" {
+		ids = append([]string{msgID}, refs...)
+	}
+	if len(ids) > 0 {
+		q := `SELECT thread_id FROM messages WHERE uno = ? AND message_id <> '' AND message_id IN (?` + strings.Repeat(",?", len(ids)-1) + `) LIMIT 1`
+		args := []any{uno}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		var th string
+		err := t.row(q, args...).Scan(&th)
+		if err == nil {
+			return th, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", err
+		}
+	}
+	if msgID != "" {
+		var th string
+		err := t.row(`SELECT m.thread_id FROM message_refs r JOIN messages m ON m.mno = r.mno
+			WHERE r.uno = ? AND r.ref = ? LIMIT 1`, uno, msgID).Scan(&th)
+		if err == nil {
+			return th, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", err
+		}
+	}
+	return newID(), nil
+}
+
+// headerText renders the header fields for the full-text index, one
+// "Key: value" line each. Summary fields missing from Headers are added.
+func headerText(m *store.NewMessage) string {
+	var sb strings.Builder
+	have := map[string]bool{}
+	for _, h := range m.Headers {
+		have[strings.ToLower(h.Key)] = true
+		sb.WriteString(h.Key)
+		sb.WriteString(": ")
+		sb.WriteString(strings.ReplaceAll(h.Value, "\n", " "))
+		sb.WriteByte('\n')
+	}
+	for _, h := range []store.Header{{Key: "Subject", Value: m.Subject}, {Key: "From", Value: m.From},
+		{Key: "To", Value: m.To}, {Key: "Cc", Value: m.Cc}, {Key: "Bcc", Value: m.Bcc},
+		{Key: "Message-ID", Value: m.MessageID}} {
+		if h.Value != "" && !have[strings.ToLower(h.Key)] {
+			sb.WriteString(h.Key)
+			sb.WriteString(": ")
+			sb.WriteString(strings.ReplaceAll(h.Value, "\n", " "))
+			sb.WriteByte('\n')
+		}
+	}
+	return sb.String()
+}
+
+// ListRefs returns UID, MODSEQ and flags of every message, ascending UID.
+func (s *Store) ListRefs(ctx context.Context, userID, mailboxID string) ([]store.MessageRef, error) {
+	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list refs: %w", err)
+	}
+	refs, err := queryRefs(ctx, s.r, mbx, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list refs: %w", err)
+	}
+	return refs, nil
+}
+
+// ChangedSince returns the messages with MODSEQ > modseq, ascending UID.
+func (s *Store) ChangedSince(ctx context.Context, userID, mailboxID string, modseq uint64) ([]store.MessageRef, error) {
+	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: changed since: %w", err)
+	}
+	refs, err := queryRefs(ctx, s.r, mbx, modseq)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: changed since: %w", err)
+	}
+	return refs, nil
+}
+
+// refsChunk is how many refs one query of queryRefs returns.
+const refsChunk = 16384
+
+// queryRefs lists the refs of a mailbox with MODSEQ > modseq. The rows are
+// packed by SQLite into one text value per chunk ("uid modseq id flags..."
+// lines): per-row driver overhead dominates otherwise (ListRefs of 100k
+// messages is a hot path for IMAP SELECT).
+func queryRefs(ctx context.Context, q querier, mbx int64, modseq uint64) ([]store.MessageRef, error) {
+	tx, err := q.(interface {
+		BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+	}).BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() // one snapshot for all chunks
+	var out []store.MessageRef
+	// Flag lists repeat a lot; refs with equal flags share one slice
+	// (callers must not modify Flags in place).
+	cache := map[string][]string{}
+	var after int64
+	for {
+		var packed sql.NullString
+		var n int
+		var last sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT group_concat(uid || ' ' || modseq || ' ' || id || ' ' || flags, char(10)),
+			COUNT(*), MAX(uid) FROM (SELECT uid, modseq, id, flags FROM messages
+			WHERE mbx = ? AND uid > ? AND modseq > ? ORDER BY uid LIMIT ?)`,
+			mbx, after, int64(modseq), refsChunk).Scan(&packed, &n, &last)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		if out == nil {
+			var total int
+			if err := tx.QueryRowContext(ctx, `SELECT total FROM mailboxes WHERE mbx = ?`, mbx).Scan(&total); err != nil {
+				return nil, err
+			}
+			out = make([]store.MessageRef, 0, max(n, min(total, 1<<22)))
+		}
+		first := len(out)
+		for line := range strings.SplitSeq(packed.String, "\n") {
+			r, err := parseRef(line, cache)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		// The subquery is ordered; group_concat keeps that order in
+		// practice, but SQL does not promise it: make sure.
+		if chunk := out[first:]; !slices.IsSortedFunc(chunk, cmpRefUID) {
+			slices.SortFunc(chunk, cmpRefUID)
+		}
+		if n < refsChunk {
+			break
+		}
+		after = last.Int64
+	}
+	return out, nil
+}
+
+func cmpRefUID(a, b store.MessageRef) int { return cmp.Compare(a.UID, b.UID) }
+
+func parseRef(line string, cache map[string][]string) (store.MessageRef, error) {
+	var r store.MessageRef
+	f := strings.SplitN(line, " ", 4)
+	if len(f) < 3 {
+		return r, fmt.Errorf("bad ref line %q", line)
+	}
+	uid, err1 := strconv.ParseUint(f[0], 10, 32)
+	ms, err2 := strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return r, fmt.Errorf("bad ref line %q", line)
+	}
+	r.UID, r.ModSeq, r.ID = uint32(uid), ms, f[2]
+	flags := ""
+	if len(f) == 4 {
+		flags = f[3]
+	}
+	fl, ok := cache[flags]
+	if !ok {
+		fl = splitFlags(flags)
+		if len(cache) < 1024 {
+			cache[flags] = fl
+		}
+	}
+	r.Flags = fl
+	return r, nil
+}
+
+const msgCols = `m.mno, m.id, m.uid, m.modseq, m.flags, mb.id, u.id, m.internal_date, m.size, m.thread_id,
+	m.subject, m.from_addr, m.sent_date, m.message_id, m.intro, m.has_attachments`
+
+func scanMessage(sc interface{ Scan(...any) error }, withData bool) (int64, *store.Message, error) {
+	m := &store.Message{}
+	var mno, modseq, idate int64
+	var sent sql.NullInt64
+	var flags string
+	var att int
+	dst := []any{&mno, &m.ID, &m.UID, &modseq, &flags, &m.MailboxID, &m.UserID, &idate, &m.Size, &m.ThreadID,
+		&m.Subject, &m.From, &sent, &m.MessageID, &m.Intro, &att}
+	var segs []byte
+	if withData {
+		dst = append(dst, &segs, &m.Meta)
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return 0, nil, err
+	}
+	m.ModSeq, m.Flags, m.InternalDate, m.HasAttachments = uint64(modseq), splitFlags(flags), fromNano(idate), att != 0
+	if sent.Valid {
+		m.Date = fromNano(sent.Int64)
+	}
+	if withData {
+		var err error
+		if m.Segments, err = decodeSegments(segs); err != nil {
+			return 0, nil, fmt.Errorf("message %s: %w", m.ID, err)
+		}
+	}
+	return mno, m, nil
+}
+
+func msgQuery(withData bool, where string) string {
+	q := `SELECT ` + msgCols
+	if withData {
+		q += `, d.segments, d.meta`
+	}
+	q += ` FROM messages m JOIN mailboxes mb ON mb.mbx = m.mbx JOIN users u ON u.uno = m.uno`
+	if withData {
+		q += ` JOIN message_data d ON d.mno = m.mno`
+	}
+	return q + ` WHERE ` + where
+}
+
+// Fetch returns the messages with UIDs in set (nil: none), ascending UID.
+func (s *Store) Fetch(ctx context.Context, userID, mailboxID string, set store.UIDSet, withMeta bool) ([]store.Message, error) {
+	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: fetch: %w", err)
+	}
+	if len(set) == 0 {
+		return nil, nil
+	}
+	where, args := uidSetSQL("m.uid", set)
+	rows, err := s.r.QueryContext(ctx, msgQuery(withMeta, `m.mbx = ? AND (`+where+`) ORDER BY m.uid`), append([]any{mbx}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: fetch: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		_, m, err := scanMessage(rows, withMeta)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: fetch: %w", err)
+		}
+		if set.Contains(m.UID) {
+			out = append(out, *m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: fetch: %w", err)
+	}
+	return out, nil
+}
+
+// GetMessage finds a message of the user by ID, with Segments and Meta.
+func (s *Store) GetMessage(ctx context.Context, userID, messageID string) (*store.Message, error) {
+	_, m, err := scanMessage(s.r.QueryRowContext(ctx, msgQuery(true, `m.id = ? AND u.id = ?`), messageID, userID), true)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get message: %w", notFound(err, "message "+messageID))
+	}
+	return m, nil
+}
+
+// OpenMessage streams the raw bytes [off, off+n) of m (n < 0: to the end;
+// ranges past the end are clipped). If m has no Segments they are loaded.
+func (s *Store) OpenMessage(ctx context.Context, m *store.Message, off, n int64) (io.ReadCloser, error) {
+	if m == nil || off < 0 {
+		return nil, fmt.Errorf("sqlite: open message: bad arguments: %w", store.ErrInvalidInput)
+	}
+	segs := m.Segments
+	if segs == nil && m.Size > 0 {
+		var b []byte
+		err := s.r.QueryRowContext(ctx, `SELECT d.segments FROM message_data d JOIN messages m ON m.mno = d.mno
+			JOIN users u ON u.uno = m.uno WHERE m.id = ? AND (? = '' OR u.id = ?)`, m.ID, m.UserID, m.UserID).Scan(&b)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open message: %w", notFound(err, "message "+m.ID))
+		}
+		if segs, err = decodeSegments(b); err != nil {
+			return nil, fmt.Errorf("sqlite: open message %s: %w", m.ID, err)
+		}
+	}
+	var size int64
+	for _, sg := range segs {
+		size += sg.Size
+	}
+	if off > size {
+		off = size
+	}
+	if n < 0 || n > size-off {
+		n = size - off
+	}
+	return blob.Reader(ctx, s.blobs, segs, off, n), nil
+}
+
+// msgInfo is what the copy/move/remove paths need of a message.
+type msgInfo struct {
+	mno   int64
+	id    string
+	uid   uint32
+	size  int64
+	sys   int64
+	flags string
+}
+
+func selectMsgs(t *wtx, mbx int64, set store.UIDSet, extra string) ([]msgInfo, error) {
+	q := `SELECT mno, id, uid, size, sys, flags FROM messages WHERE mbx = ?`
+	args := []any{mbx}
+	if set != nil {
+		where, a := uidSetSQL("uid", set)
+		q += ` AND (` + where + `)`
+		args = append(args, a...)
+	}
+	rows, err := t.query(q+extra+` ORDER BY uid`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []msgInfo
+	for rows.Next() {
+		var mi msgInfo
+		if err := rows.Scan(&mi.mno, &mi.id, &mi.uid, &mi.size, &mi.sys, &mi.flags); err != nil {
+			return nil, err
+		}
+		if set == nil || set.Contains(mi.uid) {
+			out = append(out, mi)
+		}
+	}
+	return out, rows.Err()
+}
+
+// Copy copies the messages in set to dst in UID order, with new IDs, UIDs
+// and MODSEQs, charging the quota and taking blob references.
+func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store.UIDSet, dstMailboxID string) (*store.CopyResult, error) {
+	res := &store.CopyResult{}
+	err := s.update(ctx, "copy", func(t *wtx) error {
+		src, uno, err := mailboxNo(t.ctx, t, userID, srcMailboxID)
+		if err != nil {
+			return err
+		}
+		dst, _, err := getMailbox(t.ctx, t, userID, dstMailboxID)
+		if err != nil {
+			return err
+		}
+		res.DstUIDValidity = mbUIDValidity(t, dst)
+		if len(set) == 0 {
+			return nil
+		}
+		msgs, err := selectMsgs(t, src, set, "")
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		var size, unseen int64
+		for _, m := range msgs {
+			size += m.size
+			unseen += int64(b2i(m.sys&sysSeen == 0))
+		}
+		if err := chargeQuota(t, uno, size); err != nil {
+			return err
+		}
+		uid, modseq, err := allocUIDs(t, dst, len(msgs))
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE mailboxes SET total = total + ?, unseen = unseen + ?, size = size + ? WHERE mbx = ?`,
+			len(msgs), unseen, size, dst); err != nil {
+			return err
+		}
+		for i, m := range msgs {
+			nid, nuid, nmod := newID(), uid+uint32(i), modseq+uint64(i)
+			r, err := t.exec(`INSERT INTO messages(id, uno, mbx, uid, modseq, sys, flags, internal_date, size, thread_id,
+				subject, from_addr, sent_date, message_id, intro, has_attachments)
+				SELECT ?, uno, ?, ?, ?, sys, flags, internal_date, size, thread_id,
+				subject, from_addr, sent_date, message_id, intro, has_attachments FROM messages WHERE mno = ?`,
+				nid, dst, nuid, int64(nmod), m.mno)
+			if err != nil {
+				return err
+			}
+			nmno, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) SELECT ?, segments, meta FROM message_data WHERE mno = ?`, nmno, m.mno); err != nil {
+				return err
+			}
+			if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) SELECT ?, headers, body FROM fts WHERE rowid = ?`, nmno, m.mno); err != nil {
+				return err
+			}
+			if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) SELECT ?, uno, ref FROM message_refs WHERE mno = ?`, nmno, m.mno); err != nil {
+				return err
+			}
+			var b []byte
+			if err := t.row(`SELECT segments FROM message_data WHERE mno = ?`, m.mno).Scan(&b); err != nil {
+				return err
+			}
+			segs, err := decodeSegments(b)
+			if err != nil {
+				return err
+			}
+			if err := refBlobs(t, segs); err != nil {
+				return err
+			}
+			if err := journal(t, uno, store.Change{MailboxID: dstMailboxID, Kind: store.ChangeExists, ModSeq: nmod,
+				UID: nuid, MessageID: nid, Flags: splitFlags(m.flags)}); err != nil {
+				return err
+			}
+			res.Pairs = append(res.Pairs, store.UIDPair{Src: m.uid, Dst: nuid})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func mbUIDValidity(t *wtx, mbx int64) uint32 {
+	var v uint32
+	_ = t.row(`SELECT uid_validity FROM mailboxes WHERE mbx = ?`, mbx).Scan(&v)
+	return v
+}
+
+// Move moves the messages in set to dst in one transaction: they keep their
+// IDs, get new UIDs and MODSEQs in dst, and the source records one expunge
+// MODSEQ for all of them.
+func (s *Store) Move(ctx context.Context, userID, srcMailboxID string, set store.UIDSet, dstMailboxID string) (*store.CopyResult, error) {
+	res := &store.CopyResult{}
+	err := s.update(ctx, "move", func(t *wtx) error {
+		src, uno, err := mailboxNo(t.ctx, t, userID, srcMailboxID)
+		if err != nil {
+			return err
+		}
+		dst, _, err := getMailbox(t.ctx, t, userID, dstMailboxID)
+		if err != nil {
+			return err
+		}
+		res.DstUIDValidity = mbUIDValidity(t, dst)
+		if len(set) == 0 {
+			return nil
+		}
+		msgs, err := selectMsgs(t, src, set, "")
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		var size, unseen int64
+		for _, m := range msgs {
+			size += m.size
+			unseen += int64(b2i(m.sys&sysSeen == 0))
+		}
+		uid, modseq, err := allocUIDs(t, dst, len(msgs))
+		if err != nil {
+			return err
+		}
+		xmod, err := bumpModSeq(t, src)
+		if err != nil {
+			return err
+		}
+		res.ExpungeModSeq = xmod
+		if _, err := t.exec(`UPDATE mailboxes SET total = total - ?, unseen = unseen - ?, size = size - ? WHERE mbx = ?`,
+			len(msgs), unseen, size, src); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE mailboxes SET total = total + ?, unseen = unseen + ?, size = size + ? WHERE mbx = ?`,
+			len(msgs), unseen, size, dst); err != nil {
+			return err
+		}
+		for i, m := range msgs {
+			nuid, nmod := uid+uint32(i), modseq+uint64(i)
+			if _, err := t.exec(`UPDATE messages SET mbx = ?, uid = ?, modseq = ? WHERE mno = ?`, dst, nuid, int64(nmod), m.mno); err != nil {
+				return err
+			}
+			if err := journal(t, uno, store.Change{MailboxID: dstMailboxID, Kind: store.ChangeExists, ModSeq: nmod,
+				UID: nuid, MessageID: m.id, Flags: splitFlags(m.flags)}); err != nil {
+				return err
+			}
+			res.Pairs = append(res.Pairs, store.UIDPair{Src: m.uid, Dst: nuid})
+		}
+		for _, m := range msgs {
+			if err := journal(t, uno, store.Change{MailboxID: srcMailboxID, Kind: store.ChangeExpunge, ModSeq: xmod,
+				UID: m.uid, MessageID: m.id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Expunge removes the messages with \Deleted whose UID is in set (nil: all).
+func (s *Store) Expunge(ctx context.Context, userID, mailboxID string, set store.UIDSet) (*store.ExpungeResult, error) {
+	return s.remove(ctx, "expunge", userID, mailboxID, set, true)
+}
+
+// Delete removes the messages in set regardless of flags (nil: none).
+func (s *Store) Delete(ctx context.Context, userID, mailboxID string, set store.UIDSet) (*store.ExpungeResult, error) {
+	if set == nil {
+		set = store.UIDSet{}
+	}
+	return s.remove(ctx, "delete", userID, mailboxID, set, false)
+}
+
+func (s *Store) remove(ctx context.Context, op, userID, mailboxID string, set store.UIDSet, onlyDeleted bool) (*store.ExpungeResult, error) {
+	res := &store.ExpungeResult{}
+	err := s.update(ctx, op, func(t *wtx) error {
+		mbx, uno, err := mailboxNo(t.ctx, t, userID, mailboxID)
+		if err != nil {
+			return err
+		}
+		if set != nil && len(set) == 0 {
+			return nil
+		}
+		extra := ""
+		if onlyDeleted {
+			extra = fmt.Sprintf(" AND sys & %d != 0", sysDeleted)
+		}
+		msgs, err := selectMsgs(t, mbx, set, extra)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		modseq, err := bumpModSeq(t, mbx)
+		if err != nil {
+			return err
+		}
+		var size, unseen int64
+		counts := map[string]int64{}
+		for _, m := range msgs {
+			size += m.size
+			unseen += int64(b2i(m.sys&sysSeen == 0))
+			var b []byte
+			if err := t.row(`SELECT segments FROM message_data WHERE mno = ?`, m.mno).Scan(&b); err != nil {
+				return err
+			}
+			segs, err := decodeSegments(b)
+			if err != nil {
+				return err
+			}
+			for _, h := range blobHashes(segs) {
+				counts[h]++
+			}
+			for _, q := range []string{
+				`DELETE FROM fts WHERE rowid = ?`,
+				`DELETE FROM message_data WHERE mno = ?`,
+				`DELETE FROM message_refs WHERE mno = ?`,
+				`DELETE FROM messages WHERE mno = ?`,
+			} {
+				if _, err := t.exec(q, m.mno); err != nil {
+					return err
+				}
+			}
+			if err := journal(t, uno, store.Change{MailboxID: mailboxID, Kind: store.ChangeExpunge, ModSeq: modseq,
+				UID: m.uid, MessageID: m.id}); err != nil {
+				return err
+			}
+			res.UIDs = append(res.UIDs, m.uid)
+		}
+		if err := unrefBlobs(t, counts); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE mailboxes SET total = total - ?, unseen = unseen - ?, size = size - ? WHERE mbx = ?`,
+			len(msgs), unseen, size, mbx); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE users SET storage_used = storage_used - ? WHERE uno = ?`, size, uno); err != nil {
+			return err
+		}
+		res.ModSeq = modseq
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// FindByMessageID implements store.Store, through the (uno, message_id) index.
+func (s *Store) FindByMessageID(ctx context.Context, userID, mailboxID, messageID string, since time.Time) ([]uint32, error) {
+	if messageID == "" {
+		return nil, nil
+	}
+	mbx, uno, err := mailboxNo(ctx, s.r, userID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find by message-id: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT uid FROM messages WHERE uno = ? AND message_id = ? AND mbx = ? AND internal_date >= ? ORDER BY uid`,
+		uno, messageID, mbx, since.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find by message-id: %w", err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var uid uint32
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("sqlite: find by message-id: %w", err)
+		}
+		out = append(out, uid)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,350 @@
+// Package sqlite implements store.Store on SQLite (modernc.org/sqlite, no
+// cgo) for Eider's embedded mode.
+//
+// Concurrency model: every write runs in one BEGIN IMMEDIATE transaction on
+// a dedicated single-connection *sql.DB, serialized by Store.wmu, so UID,
+// MODSEQ and journal Seq allocation are race-free; reads use a separate pool
+// of read-only connections that see committed WAL snapshots. Blob files whose
+// last reference was dropped are deleted after the commit, still under wmu,
+// so no other transaction can take a new reference in between.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eidermail/eider/mail/blob"
+	"github.com/eidermail/eider/mail/store"
+	"github.com/eidermail/eider/migrations"
+
+	sqlite "modernc.org/sqlite"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path of the database file (created if missing).
+	Path string
+	// Sync is "full" (default: every commit is fsynced before it returns)
+	// or "normal" (WAL commits may be lost on power failure, never on a
+	// process crash).
+	Sync string
+	// JournalRetention, if > 0, starts a background pruner that removes
+	// journal entries older than this (keeping the newest of each mailbox).
+	JournalRetention time.Duration
+	// ReadConns is the size of the read pool (default 4).
+	ReadConns int
+}
+
+// Store is the SQLite store.Store.
+type Store struct {
+	w     *sql.DB // single writer connection
+	r     *sql.DB // read pool
+	blobs blob.Store
+	wmu   sync.Mutex
+	// wc is the writer's one connection, held for the life of the Store so
+	// that prepared statements stay valid; stmts caches them. Both are
+	// guarded by wmu.
+	wc    *sql.Conn
+	stmts map[string]*sql.Stmt
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+func init() {
+	// Custom SQL functions used by search (see search.go).
+	sqlite.MustRegisterDeterministicScalarFunction("eider_contains", 2, sqlContains)
+	sqlite.MustRegisterDeterministicScalarFunction("eider_header", 3, sqlHeader)
+}
+
+// Open opens (creating and migrating if needed) the database at cfg.Path.
+// blobs holds the message parts referenced by Segment.Hash.
+func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("sqlite: open: empty path: %w", store.ErrInvalidInput)
+	}
+	if blobs == nil {
+		return nil, fmt.Errorf("sqlite: open: nil blob store: %w", store.ErrInvalidInput)
+	}
+	syncMode := "FULL"
+	switch strings.ToLower(cfg.Sync) {
+	case "", "full":
+	case "normal":
+		syncMode = "NORMAL"
+	default:
+		return nil, fmt.Errorf("sqlite: open: sync %q: want full or normal: %w", cfg.Sync, store.ErrInvalidInput)
+	}
+	common := []string{
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+		"synchronous(" + syncMode + ")",
+		"temp_store(MEMORY)",
+		"mmap_size(1073741824)",
+	}
+	dsn := func(extra []string, txlock string) string {
+		q := url.Values{}
+		// journal_mode first: it is persistent and must precede the rest.
+		q.Add("_pragma", "journal_mode(WAL)")
+		for _, p := range append(common, extra...) {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", txlock)
+		return "file:" + cfg.Path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn([]string{"cache_size(-65536)"}, "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	n := cfg.ReadConns
+	if n <= 0 {
+		n = 4
+	}
+	r, err := sql.Open("sqlite", dsn([]string{"cache_size(-32768)", "query_only(1)"}, "deferred"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	wc, err := w.Conn(ctx)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	s := &Store{w: w, wc: wc, r: r, blobs: blobs, stmts: map[string]*sql.Stmt{}}
+	if cfg.JournalRetention > 0 {
+		s.stop, s.done = make(chan struct{}), make(chan struct{})
+		go s.pruner(cfg.JournalRetention)
+	}
+	return s, nil
+}
+
+// Close stops the pruner and closes the database.
+func (s *Store) Close() error {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
+		s.stop = nil
+	}
+	s.wmu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = map[string]*sql.Stmt{}
+	cerr := s.wc.Close()
+	s.wmu.Unlock()
+	err := errors.Join(cerr, s.r.Close(), s.w.Close())
+	if err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) pruner(retention time.Duration) {
+	defer close(s.done)
+	every := min(max(retention/10, time.Minute), time.Hour)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_, _ = s.PruneJournal(context.Background(), retention)
+		}
+	}
+}
+
+// migrate applies the embedded migrations above the recorded version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	var cur int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	ents, err := fs.ReadDir(migrations.SQLite, "sqlite")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	type mig struct {
+		v    int
+		name string
+	}
+	var ms []mig
+	for _, e := range ents {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return fmt.Errorf("sqlite: migrate: bad migration file name %q", e.Name())
+		}
+		ms = append(ms, mig{v, e.Name()})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].v < ms[j].v })
+	for _, m := range ms {
+		if m.v <= cur {
+			continue
+		}
+		body, err := fs.ReadFile(migrations.SQLite, path.Join("sqlite", m.name))
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version(version, applied) VALUES (?, ?)`, m.v, time.Now().UnixNano()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite: migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// newID returns a 24-hex-character ID: 4 bytes of Unix time then 8 random
+// bytes, so IDs sort roughly by creation time (like MongoDB ObjectIDs).
+func newID() string {
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(time.Now().Unix()))
+	rand.Read(b[4:])
+	return hex.EncodeToString(b[:])
+}
+
+// wtx is a write transaction. drop collects blob hashes whose last
+// reference the transaction removed; they are deleted after commit.
+// maxStmts bounds the writer's statement cache.
+const maxStmts = 256
+
+type wtx struct {
+	*sql.Tx
+	s    *Store
+	ctx  context.Context
+	drop []string
+}
+
+// stmt returns the writer connection's prepared statement for q, bound to
+// the transaction. Statements are prepared once per Store (the writer has
+// exactly one connection, so they are never re-prepared).
+func (t *wtx) stmt(q string) (*sql.Stmt, error) {
+	st, ok := t.s.stmts[q]
+	if !ok && len(t.s.stmts) >= maxStmts {
+		// Query text built from variable input (UID sets, IN lists):
+		// prepare for this use only.
+		st, err := t.PrepareContext(t.ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return st, nil // closed with the transaction
+	}
+	if !ok {
+		var err error
+		if st, err = t.s.wc.PrepareContext(t.ctx, q); err != nil {
+			return nil, err
+		}
+		t.s.stmts[q] = st
+	}
+	return t.StmtContext(t.ctx, st), nil
+}
+
+func (t *wtx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *wtx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+// row is QueryRow through the statement cache. A preparation error is
+// reported by Scan.
+func (t *wtx) row(q string, args ...any) *sql.Row {
+	st, err := t.stmt(q)
+	if err != nil {
+		return t.QueryRowContext(t.ctx, q, args...) // reports the same error
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+// update runs fn in one write transaction and commits it. Errors are
+// wrapped as "sqlite: op: ...", keeping store sentinels for errors.Is.
+func (s *Store) update(ctx context.Context, op string, fn func(t *wtx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.wc.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
+	}
+	t := &wtx{Tx: tx, s: s, ctx: ctx}
+	if err := fn(t); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %s: commit: %w", op, err)
+	}
+	// Still under wmu: no transaction can re-reference these hashes before
+	// the files are gone. A failed delete leaves an orphan file, which
+	// CheckConsistency reports; it is never a dangling reference.
+	dctx := context.WithoutCancel(ctx)
+	for _, h := range t.drop {
+		_ = s.blobs.Delete(dctx, h)
+	}
+	return nil
+}
+
+func nowNano() int64 { return time.Now().UnixNano() }
+
+func fromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
