@@ -31,9 +31,12 @@ type Config struct {
 	// Listeners: an empty address disables that listener.
 	HTTP     Listener `yaml:"http"`
 	IMAP     Listener `yaml:"imap"`
-	POP3     Listener `yaml:"pop3"`
+	POP3     POP3     `yaml:"pop3"`
 	LMTP     Listener `yaml:"lmtp"`
 	SMTP     Listener `yaml:"smtp"`
+	TLS      TLS      `yaml:"tls"`
+	Auth     Auth     `yaml:"auth"`
+	Delivery Delivery `yaml:"delivery"`
 	Password Password `yaml:"password"`
 	// ShutdownTimeout bounds how long in-flight work may take after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -68,6 +71,61 @@ type Limits struct {
 	MaxParts       int   `yaml:"max_parts"`
 	// InlineMax: leaf bodies larger than this go to the blob store.
 	InlineMax int64 `yaml:"inline_max"`
+	// MaxLineLength bounds one line of SMTP/LMTP input, message data
+	// included (RFC 5321 §4.5.3.1.6 allows 1000; real mail is sloppier).
+	MaxLineLength int `yaml:"max_line_length"`
+	// MaxCommandLength bounds one POP3 command line (RFC 2449 §4 sets 255
+	// octets; AUTH initial responses need more).
+	MaxCommandLength int `yaml:"max_command_length"`
+	// MaxConnections bounds concurrent connections per listener.
+	MaxConnections int `yaml:"max_connections"`
+}
+
+// POP3 configures the POP3 server (RFC 1939).
+type POP3 struct {
+	// Listen is the plain (STLS-capable) listener.
+	Listen string `yaml:"listen"`
+	// TLSListen is the implicit-TLS listener (pop3s, port 995 style).
+	TLSListen string `yaml:"tls_listen"`
+	// MaxMessages: LIST/UIDL show only the newest this many INBOX messages.
+	MaxMessages int `yaml:"max_messages"`
+	// DeleAction is what DELE does at QUIT: "trash" (move to Trash) or
+	// "expunge" (remove).
+	DeleAction string `yaml:"dele_action"`
+}
+
+// TLS names the certificate shared by IMAP and POP3. Empty paths: a
+// self-signed certificate is generated into DataDir/tls on first use.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Auth sets where plaintext passwords are accepted and how failed logins
+// are throttled.
+type Auth struct {
+	// AllowPlaintext accepts USER/PASS and AUTH PLAIN over unencrypted
+	// connections from anywhere.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// AllowPlaintextLoopback accepts them unencrypted from loopback.
+	AllowPlaintextLoopback bool `yaml:"allow_plaintext_loopback"`
+	// MaxFailures failed logins on one connection close it.
+	MaxFailures int `yaml:"max_failures"`
+	// FailureDelay is waited before answering a failed login.
+	FailureDelay time.Duration `yaml:"failure_delay"`
+}
+
+// Delivery configures LMTP/SMTP delivery.
+type Delivery struct {
+	// Hostname is announced in greetings; empty: the system host name.
+	Hostname string `yaml:"hostname"`
+	// A message whose SpamHeader equals SpamValue (case-insensitive) goes
+	// to Junk. An empty SpamHeader disables this.
+	SpamHeader string `yaml:"spam_header"`
+	SpamValue  string `yaml:"spam_value"`
+	// DuplicateWindow: a Message-ID delivered again to the same mailbox
+	// within this window is stored once. 0 disables suppression.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 }
 
 // Listener is one network listener.
@@ -93,17 +151,26 @@ func Default() Config {
 			JournalRetention: 30 * 24 * time.Hour,
 		},
 		Limits: Limits{
-			MaxMessageSize: 64 << 20,
-			MaxHeaderSize:  1 << 20,
-			MaxMIMEDepth:   32,
-			MaxParts:       5000,
-			InlineMax:      16 << 10,
+			MaxMessageSize:   64 << 20,
+			MaxHeaderSize:    1 << 20,
+			MaxMIMEDepth:     32,
+			MaxParts:         5000,
+			InlineMax:        16 << 10,
+			MaxLineLength:    64 << 10,
+			MaxCommandLength: 4096,
+			MaxConnections:   1000,
 		},
-		HTTP:            Listener{Listen: "127.0.0.1:8080"},
-		IMAP:            Listener{Listen: "127.0.0.1:1143"},
-		POP3:            Listener{Listen: "127.0.0.1:1110"},
-		LMTP:            Listener{Listen: "127.0.0.1:2424"},
-		SMTP:            Listener{Listen: "127.0.0.1:2525"},
+		HTTP: Listener{Listen: "127.0.0.1:8080"},
+		IMAP: Listener{Listen: "127.0.0.1:1143"},
+		POP3: POP3{Listen: "127.0.0.1:1110", MaxMessages: 250, DeleAction: "trash"},
+		LMTP: Listener{Listen: "127.0.0.1:2424"},
+		SMTP: Listener{Listen: "127.0.0.1:2525"},
+		Auth: Auth{AllowPlaintextLoopback: true, MaxFailures: 3, FailureDelay: 2 * time.Second},
+		Delivery: Delivery{
+			SpamHeader:      "X-Spam-Flag",
+			SpamValue:       "YES",
+			DuplicateWindow: 24 * time.Hour,
+		},
 		Password:        Password{Time: 1, Memory: 64 * 1024, Threads: 2},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -237,6 +304,21 @@ func (c Config) validate() error {
 	}
 	if c.Limits.MaxMessageSize <= 0 || c.Limits.MaxHeaderSize <= 0 || c.Limits.MaxMIMEDepth <= 0 || c.Limits.MaxParts <= 0 || c.Limits.InlineMax < 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive"))
+	}
+	if c.Limits.MaxLineLength <= 0 || c.Limits.MaxCommandLength < 255 || c.Limits.MaxConnections <= 0 {
+		errs = append(errs, errors.New("limits: max_line_length and max_connections must be positive, max_command_length >= 255"))
+	}
+	if c.POP3.MaxMessages <= 0 {
+		errs = append(errs, errors.New("pop3.max_messages must be positive"))
+	}
+	if c.POP3.DeleAction != "trash" && c.POP3.DeleAction != "expunge" {
+		errs = append(errs, fmt.Errorf("pop3.dele_action %q: want trash or expunge", c.POP3.DeleAction))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: set both cert_file and key_file, or neither"))
+	}
+	if c.Auth.MaxFailures <= 0 || c.Auth.FailureDelay < 0 || c.Delivery.DuplicateWindow < 0 {
+		errs = append(errs, errors.New("auth.max_failures must be positive; auth.failure_delay and delivery.duplicate_window not negative"))
 	}
 	if c.Password.Time == 0 || c.Password.Memory < 8 || c.Password.Threads == 0 {
 		errs = append(errs, errors.New("password: time, memory_kib (>= 8) and threads must be positive"))

@@ -77,3 +77,26 @@ func TestExampleFileIsTheDefaults(t *testing.T) {
 		t.Fatalf("eider.example.yaml differs from the defaults:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestDeliveryAndPOP3Settings(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.POP3.MaxMessages != 250 || c.POP3.DeleAction != "trash" || c.POP3.TLSListen != "" ||
+		c.Delivery.SpamHeader != "X-Spam-Flag" || c.Delivery.SpamValue != "YES" || c.Delivery.DuplicateWindow != 24*time.Hour ||
+		c.Auth.AllowPlaintext || !c.Auth.AllowPlaintextLoopback {
+		t.Fatalf("defaults: pop3 %+v delivery %+v auth %+v", c.POP3, c.Delivery, c.Auth)
+	}
+	c, err = Load("", []string{"EIDER_POP3_DELE_ACTION=expunge", "EIDER_POP3_TLS_LISTEN=0.0.0.0:995",
+		"EIDER_AUTH_ALLOW_PLAINTEXT_LOOPBACK=false", "EIDER_DELIVERY_DUPLICATE_WINDOW=0s", "EIDER_TLS_CERT_FILE=/c", "EIDER_TLS_KEY_FILE=/k"})
+	if err != nil || c.POP3.DeleAction != "expunge" || c.POP3.TLSListen != "0.0.0.0:995" || c.Auth.AllowPlaintextLoopback ||
+		c.Delivery.DuplicateWindow != 0 || c.TLS.CertFile != "/c" {
+		t.Fatalf("env: %v %+v", err, c)
+	}
+	for _, bad := range []string{"EIDER_POP3_DELE_ACTION=shred", "EIDER_TLS_CERT_FILE=/only-cert", "EIDER_POP3_MAX_MESSAGES=0", "EIDER_LIMITS_MAX_COMMAND_LENGTH=100"} {
+		if _, err := Load("", []string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# LMTP delivery throughput: Eider against Dovecot's LMTP, in one run.
+#
+#   bench/lmtp.sh                  # both; Dovecot is installed if missing (apt)
+#   DOVECOT=0 bench/lmtp.sh        # Eider only
+#   N4K=5000 N200K=2000 GROW=20000 BATCH=1000 CONC=10 bench/lmtp.sh
+#
+# For each server: N4K messages of 4 KB and N200K of 200 KB, 10 concurrent
+# senders, then GROW messages of 4 KB into one mailbox, printing the rate of
+# every BATCH, to show how the rate holds as the mailbox grows. Eider runs
+# with its defaults (SQLite, synchronous=FULL: every message fsynced);
+# Dovecot with maildir and its default fsync settings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+N4K=${N4K:-5000} N200K=${N200K:-2000} GROW=${GROW:-20000} BATCH=${BATCH:-1000} CONC=${CONC:-10}
+DOVECOT=${DOVECOT:-1}
+EPORT=${EPORT:-24241} DPORT=${DPORT:-24242}
+tmp=$(mktemp -d /tmp/eider-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+go build -o "$tmp/eider" ./cmd/eider
+go build -o "$tmp/bench" ./bench/lmtp
+
+waitport() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; return 1; }
+
+# --- Eider ---
+export EIDER_DATA_DIR="$tmp/eider-data" EIDER_HTTP_LISTEN= EIDER_IMAP_LISTEN= EIDER_POP3_LISTEN= EIDER_SMTP_LISTEN= \
+  EIDER_LMTP_LISTEN=127.0.0.1:$EPORT EIDER_LOG_LEVEL=warn
+for u in b4k b200k grow; do "$tmp/eider" user add "$u" pw "$u@bench.example" >/dev/null; done
+"$tmp/eider" serve 2>"$tmp/eider.log" & pids+=($!)
+waitport "$EPORT"
+
+# --- Dovecot ---
+have_dovecot=0
+if [ "$DOVECOT" = 1 ]; then
+  if [ ! -x /usr/lib/dovecot/lmtp ]; then
+    echo "installing dovecot-lmtpd ..." >&2
+    (apt-get install -y -qq dovecot-lmtpd >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq dovecot-lmtpd >/dev/null; }) || true
+  fi
+  if [ -x /usr/lib/dovecot/lmtp ]; then
+    mkdir -p "$tmp/dc/run" "$tmp/dc/state" "$tmp/dc/mail"
+    chmod 755 "$tmp" "$tmp/dc"
+    # Dovecot refuses to deliver as root: the mail belongs to an ordinary
+    # user (the package's "dovecot" user when run as root).
+    duid=$(id -u) dgid=$(id -g)
+    if [ "$duid" = 0 ]; then duid=$(id -u dovecot) dgid=$(id -g dovecot); chown "$duid:$dgid" "$tmp/dc/mail"; fi
+    cat >"$tmp/dc/dovecot.conf" <<CONF
+base_dir = $tmp/dc/run
+state_dir = $tmp/dc/state
+log_path = $tmp/dc/dovecot.log
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+first_valid_uid = 0
+mail_location = maildir:$tmp/dc/mail/%u
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=$duid gid=$dgid home=$tmp/dc/mail/%u
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $DPORT
+  }
+}
+CONF
+    /usr/sbin/dovecot -F -c "$tmp/dc/dovecot.conf" 2>>"$tmp/dc/stderr.log" & pids+=($!)
+    if waitport "$DPORT"; then have_dovecot=1; else cat "$tmp/dc/stderr.log" "$tmp/dc/dovecot.log" >&2 || true; fi
+  else
+    echo "dovecot-lmtpd not available; Eider only" >&2
+  fi
+fi
+
+rate() { sed -n 's/.* \([0-9]*\) msg\/s$/\1/p' | tail -1; }
+run() { # label port rcpt n size batch
+  "$tmp/bench" -label "$1 " -addr "127.0.0.1:$2" -rcpt "$3" -n "$4" -c "$CONC" -size "$5" -batch "$6" | tee "$tmp/out.$1"
+}
+
+echo "== LMTP delivery, $CONC concurrent senders ($(nproc) CPUs, $(uname -r)) =="
+declare -A R
+for spec in "4k 4096 $N4K b4k" "200k 204800 $N200K b200k"; do
+  set -- $spec
+  run "eider-$1" "$EPORT" "$4@bench.example" "$3" "$2" 0; R[eider-$1]=$(rate <"$tmp/out.eider-$1")
+  if [ $have_dovecot = 1 ]; then
+    run "dovecot-$1" "$DPORT" "$4" "$3" "$2" 0; R[dovecot-$1]=$(rate <"$tmp/out.dovecot-$1")
+  fi
+done
+echo "== growth: $GROW messages of 4 KB into one mailbox, rate per $BATCH =="
+run eider-grow "$EPORT" "grow@bench.example" "$GROW" 4096 "$BATCH"
+[ $have_dovecot = 1 ] && run dovecot-grow "$DPORT" "grow" "$GROW" 4096 "$BATCH"
+
+echo "== summary (msg/s) =="
+for s in 4k 200k; do
+  if [ $have_dovecot = 1 ]; then
+    awk -v s=$s -v e="${R[eider-$s]}" -v d="${R[dovecot-$s]}" 'BEGIN{printf "%-5s eider %6d  dovecot %6d  ratio %.2fx\n", s, e, d, e/d}'
+  else
+    echo "$s eider ${R[eider-$s]}"
+  fi
+done
+for who in eider dovecot; do
+  f="$tmp/out.$who-grow"; [ -f "$f" ] || continue
+  awk -v who=$who '/batch/{r[++n]=$(NF-1)} END{if(n>1) printf "%-7s growth: first batch %d msg/s, last batch %d msg/s (%+.0f%%)\n", who, r[1], r[n], (r[n]-r[1])*100/r[1]}' "$f"
+done
