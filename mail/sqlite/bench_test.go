@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,7 +205,10 @@ func bigMailbox(b *testing.B) *fixture {
 	return &fix
 }
 
-func benchAppend(b *testing.B, s *Store, userID, mbID string, size int, withBlob bool, bs blob.Store) {
+// benchAppend appends b.N messages with the given number of concurrent
+// writers (a mail server appends from many deliveries at once; group commit
+// shares one transaction among concurrent appends).
+func benchAppend(b *testing.B, s *Store, userID, mbID string, size int, withBlob bool, bs blob.Store, writers int) {
 	ctx := context.Background()
 	g := newTextGen(time.Now().UnixNano())
 	textSize, attSize := size, 0
@@ -223,47 +227,73 @@ func benchAppend(b *testing.B, s *Store, userID, mbID string, size int, withBlob
 	}
 	b.SetBytes(int64(size))
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		m := msgs[i]
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			att := append([]byte(nil), att...)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					return
+				}
+				if err := appendOne(ctx, s, bs, userID, mbID, msgs[i], i, withBlob, att); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errc)
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+func appendOne(ctx context.Context, s *Store, bs blob.Store, userID, mbID string, m *store.NewMessage, i int, withBlob bool, att []byte) error {
+	{
 		if withBlob {
 			// The attachment is written to the blob store (unique content
 			// per message) inside the timed loop.
 			att[0], att[1], att[2], att[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
 			w, err := bs.Create(ctx)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			w.Write(att)
 			h, n, err := w.Commit()
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			m.Segments = append(m.Segments[:2:2], blob.Segment{Hash: h, Size: n})
 			m.Size = m.Segments[0].Size + m.Segments[1].Size + n
 		}
-		if _, err := s.Append(ctx, userID, mbID, m); err != nil {
-			b.Fatal(err)
-		}
+		_, err := s.Append(ctx, userID, mbID, m)
+		return err
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
 }
 
-func BenchmarkAppend4K(b *testing.B) {
-	s, bs, dir := openTemp(b, "")
-	u, _ := s.CreateUser(context.Background(), store.NewUser{Username: "b"})
-	mb, _ := s.FindMailbox(context.Background(), u.ID, "INBOX")
-	benchAppend(b, s, u.ID, mb.ID, 4096, false, bs)
-	b.ReportMetric(float64(dbBytes(filepath.Join(dir, "eider.db")))/float64(b.N), "dbbytes/msg")
+func benchAppendFresh(b *testing.B, size int, withBlob bool) {
+	for _, writers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, bs, dir := openTemp(b, "")
+			u, _ := s.CreateUser(context.Background(), store.NewUser{Username: "b"})
+			mb, _ := s.FindMailbox(context.Background(), u.ID, "INBOX")
+			benchAppend(b, s, u.ID, mb.ID, size, withBlob, bs, writers)
+			b.ReportMetric(float64(dbBytes(filepath.Join(dir, "eider.db")))/float64(b.N), "dbbytes/msg")
+		})
+	}
 }
 
-func BenchmarkAppend200K(b *testing.B) {
-	s, bs, dir := openTemp(b, "")
-	u, _ := s.CreateUser(context.Background(), store.NewUser{Username: "b"})
-	mb, _ := s.FindMailbox(context.Background(), u.ID, "INBOX")
-	benchAppend(b, s, u.ID, mb.ID, 200*1024, true, bs)
-	b.ReportMetric(float64(dbBytes(filepath.Join(dir, "eider.db")))/float64(b.N), "dbbytes/msg")
-}
+func BenchmarkAppend4K(b *testing.B) { benchAppendFresh(b, 4096, false) }
+
+func BenchmarkAppend200K(b *testing.B) { benchAppendFresh(b, 200*1024, true) }
 
 // BenchmarkAppendAt100k compares the append rate into an empty mailbox and
 // into the 100k-message one (the appended messages are deleted afterwards).
@@ -277,14 +307,14 @@ func BenchmarkAppendAt100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer f.s.DeleteMailbox(ctx, f.userID, mb.ID)
-		benchAppend(b, f.s, f.userID, mb.ID, 4096, false, nil)
+		benchAppend(b, f.s, f.userID, mb.ID, 4096, false, nil, 8)
 	})
 	b.Run("100k", func(b *testing.B) {
 		f := bigMailbox(b)
 		ctx := context.Background()
 		before, _ := f.s.GetMailbox(ctx, f.userID, f.mbID)
 		defer f.s.Delete(ctx, f.userID, f.mbID, store.UIDSet{{Start: before.UIDNext}})
-		benchAppend(b, f.s, f.userID, f.mbID, 4096, false, nil)
+		benchAppend(b, f.s, f.userID, f.mbID, 4096, false, nil, 8)
 	})
 }
 

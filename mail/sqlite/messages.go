@@ -38,13 +38,117 @@ func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.N
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: append: %w", err)
 	}
-	err = s.update(ctx, "append", func(t *wtx) error {
-		return appendTx(t, msg, m)
-	})
-	if err != nil {
+	if err := s.groupAppend(ctx, msg, m); err != nil {
 		return nil, err
 	}
 	return msg, nil
+}
+
+// appendReq is one Append waiting for a group commit.
+type appendReq struct {
+	ctx  context.Context
+	msg  *store.Message
+	m    *store.NewMessage
+	done chan error // buffered, receives exactly one result
+}
+
+// maxGroup bounds how many appends share one transaction.
+const maxGroup = 128
+
+// groupAppend commits msg together with the appends queued concurrently
+// (group commit): the first caller to get the writer lock runs every
+// queued append in one transaction, each inside its own SAVEPOINT so that
+// one failing append (over quota, a vanished mailbox) fails alone, and
+// commits once — one fsync and one full-text index flush for the group.
+// Every caller returns only after the commit that holds its message, so an
+// acknowledged append is durable exactly as with a transaction of its own.
+func (s *Store) groupAppend(ctx context.Context, msg *store.Message, m *store.NewMessage) error {
+	req := &appendReq{ctx: ctx, msg: msg, m: m, done: make(chan error, 1)}
+	s.qmu.Lock()
+	s.queue = append(s.queue, req)
+	s.qmu.Unlock()
+	for {
+		s.wmu.Lock()
+		select {
+		case err := <-req.done: // a leader committed (or failed) our append
+			s.wmu.Unlock()
+			return err
+		default:
+		}
+		s.qmu.Lock()
+		batch := s.queue
+		if len(batch) > maxGroup {
+			batch = batch[:maxGroup]
+		}
+		s.queue = s.queue[len(batch):]
+		s.qmu.Unlock()
+		s.runGroup(batch)
+		s.wmu.Unlock()
+		// Our request may have been beyond maxGroup: loop until it is done.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+		}
+	}
+}
+
+// runGroup runs a batch of appends in one transaction; wmu is held.
+func (s *Store) runGroup(batch []*appendReq) {
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for i, r := range batch {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			r.done <- errs[i]
+		}
+	}
+	// The transaction outlives any one caller's cancellation; each append
+	// checks its own context before it runs.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	tx, err := s.wc.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: append: begin: %w", err))
+		return
+	}
+	t := &wtx{Tx: tx, s: s, ctx: ctx}
+	ok := 0
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = fmt.Errorf("sqlite: append: %w", err)
+			continue
+		}
+		// No SAVEPOINT per append: FTS5 flushes its index on every
+		// savepoint release, which would undo the point of grouping.
+		// Refusals come from appendCheck before any write; an error while
+		// writing fails the whole group (its callers see a temporary error).
+		mbx, uno, err := appendCheck(t, r.msg.UserID, r.msg.MailboxID, r.m.Size)
+		if err != nil {
+			errs[i] = fmt.Errorf("sqlite: append: %w", err)
+			continue
+		}
+		if err := appendWrite(t, r.msg, r.m, mbx, uno); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("sqlite: append: %w", err))
+			return
+		}
+		ok++
+	}
+	if err := t.flushFTS(); err != nil {
+		tx.Rollback()
+		fail(fmt.Errorf("sqlite: append: full-text index: %w", err))
+		return
+	}
+	if ok == 0 {
+		tx.Rollback()
+	} else if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite: append: commit: %w", err))
+		return
+	}
+	for i, r := range batch {
+		r.done <- errs[i]
+	}
 }
 
 // prepareAppend validates m and builds the Message that appendTx completes.
@@ -84,18 +188,68 @@ func prepareAppend(userID, mailboxID string, m *store.NewMessage) (*store.Messag
 // appendTx is the transaction body of Append: msg (from prepareAppend) gets
 // its UID, MODSEQ and ThreadID.
 func appendTx(t *wtx, msg *store.Message, m *store.NewMessage) error {
-	userID, mailboxID, flags := msg.UserID, msg.MailboxID, msg.Flags
+	userID, mailboxID := msg.UserID, msg.MailboxID
+	mbx, uno, err := appendCheck(t, userID, mailboxID, m.Size)
+	if err != nil {
+		return err
+	}
+	if err := appendWrite(t, msg, m, mbx, uno); err != nil {
+		return err
+	}
+	return t.flushFTS()
+}
+
+// ftsRow is a full-text row waiting for flushFTS.
+type ftsRow struct {
+	mno           int64
+	headers, body string
+}
+
+// flushFTS inserts the full-text rows queued by appendWrite. They are
+// written after every other statement of the transaction because FTS5
+// flushes its pending index on each statement savepoint that follows an
+// FTS write: written last, a group of appends costs one index flush.
+func (t *wtx) flushFTS() error {
+	for _, r := range t.fts {
+		if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.headers, r.body); err != nil {
+			return err
+		}
+	}
+	t.fts = t.fts[:0]
+	return nil
+}
+
+// appendCheck does the checks of an append that may refuse it — the
+// mailbox exists and belongs to the user, the quota has room — without
+// writing anything, so a refused append in a group commit needs no undo.
+func appendCheck(t *wtx, userID, mailboxID string, size int64) (mbx, uno int64, err error) {
+	err = t.row(`SELECT m.mbx, m.uno FROM mailboxes m JOIN users u ON u.uno = m.uno
+		WHERE m.id = ? AND u.id = ?`, mailboxID, userID).Scan(&mbx, &uno)
+	if err != nil {
+		return 0, 0, notFound(err, "mailbox "+mailboxID)
+	}
+	var limit, used int64
+	if err := t.row(`SELECT quota_limit, storage_used FROM users WHERE uno = ?`, uno).Scan(&limit, &used); err != nil {
+		return 0, 0, notFound(err, "user")
+	}
+	if limit > 0 && used+size > limit {
+		return 0, 0, fmt.Errorf("%d + %d bytes > limit %d: %w", used, size, limit, store.ErrOverQuota)
+	}
+	return mbx, uno, nil
+}
+
+// appendWrite writes an append that appendCheck accepted. Any error from
+// it leaves the transaction with partial writes: the caller rolls back.
+func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, mbx, uno int64) error {
+	flags := msg.Flags
 	segs := encodeSegments(m.Segments)
 	hdrs := headerText(m)
 	refs := threadRefs(m)
 	sys := sysBits(flags)
-	mbx, uno, err := mailboxNo(t.ctx, t, userID, mailboxID)
-	if err != nil {
+	if _, err := t.exec(`UPDATE users SET storage_used = storage_used + ? WHERE uno = ?`, m.Size, uno); err != nil {
 		return err
 	}
-	if err := chargeQuota(t, uno, m.Size); err != nil {
-		return err
-	}
+	var err error
 	msg.ThreadID, err = findThread(t, uno, m.MessageID, refs)
 	if err != nil {
 		return err
@@ -128,9 +282,7 @@ func appendTx(t *wtx, msg *store.Message, m *store.NewMessage) error {
 	if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) VALUES (?, ?, ?)`, mno, segs, m.Meta); err != nil {
 		return err
 	}
-	if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, mno, hdrs, m.Text); err != nil {
-		return err
-	}
+	t.fts = append(t.fts, ftsRow{mno: mno, headers: hdrs, body: m.Text})
 	for _, r := range refs {
 		if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) VALUES (?, ?, ?)`, mno, uno, r); err != nil {
 			return err
@@ -139,7 +291,7 @@ func appendTx(t *wtx, msg *store.Message, m *store.NewMessage) error {
 	if err := refBlobs(t, m.Segments); err != nil {
 		return err
 	}
-	return journal(t, uno, store.Change{MailboxID: mailboxID, Kind: store.ChangeExists, ModSeq: modseq,
+	return journal(t, uno, store.Change{MailboxID: msg.MailboxID, Kind: store.ChangeExists, ModSeq: modseq,
 		UID: uid, MessageID: msg.ID, Flags: flags})
 }
 

@@ -60,6 +60,10 @@ type Store struct {
 	wc    *sql.Conn
 	stmts map[string]*sql.Stmt
 
+	// qmu guards queue: appends waiting for a group commit (groupAppend).
+	qmu   sync.Mutex
+	queue []*appendReq
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -259,6 +263,8 @@ type wtx struct {
 	s    *Store
 	ctx  context.Context
 	drop []string
+	// fts holds full-text rows to insert last (see flushFTS).
+	fts []ftsRow
 }
 
 // stmt returns the writer connection's prepared statement for q, bound to
