@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -31,8 +32,9 @@ func main() {
 	size := flag.Int("size", 4096, "message size in bytes (approximate, at least the header)")
 	batch := flag.Int("batch", 0, "print the rate of every batch of this many messages (0: only the total)")
 	label := flag.String("label", "", "prefix of the output lines")
+	attach := flag.Bool("attach", false, "send a 2 KB text part plus a base64 attachment filling the size (the usual shape of a large message) instead of all text")
 	flag.Parse()
-	if err := run(*addr, *rcpt, *n, *conc, *size, *batch, *label); err != nil {
+	if err := run(*addr, *rcpt, *n, *conc, *size, *batch, *label, *attach); err != nil {
 		fmt.Fprintln(os.Stderr, "lmtp bench:", err)
 		os.Exit(1)
 	}
@@ -72,8 +74,34 @@ func body(size int) []byte {
 	return b.Bytes()
 }
 
-func run(addr, rcpt string, n, conc, size, batch int, label string) error {
-	text := body(max(size-300, 0))
+// attachmentBody returns a multipart body of about size bytes: 2 KB of
+// prose and a base64 attachment of pseudo-random bytes.
+func attachmentBody(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("--bench-boundary\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
+	b.Write(body(2048))
+	b.WriteString("--bench-boundary\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\r\n")
+	r := rand.New(rand.NewPCG(3, 4))
+	raw := make([]byte, max(size-b.Len()-200, 0)*3/4)
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	enc := base64.StdEncoding.EncodeToString(raw)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76])
+		b.WriteString("\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc)
+	b.WriteString("\r\n--bench-boundary--\r\n")
+	return b.Bytes()
+}
+
+func run(addr, rcpt string, n, conc, size, batch int, label string, attach bool) error {
+	ctype, text := "text/plain; charset=us-ascii", body(max(size-300, 0))
+	if attach {
+		ctype, text = "multipart/mixed; boundary=\"bench-boundary\"", attachmentBody(size)
+	}
 	var next atomic.Int64
 	var sent atomic.Int64
 	start := time.Now()
@@ -115,8 +143,8 @@ func run(addr, rcpt string, n, conc, size, batch int, label string) error {
 					errc <- fmt.Errorf("DATA: %w", err)
 					return
 				}
-				fmt.Fprintf(wc, "From: Bench <bench@sender.example>\r\nTo: <%s>\r\nSubject: benchmark message %d\r\nMessage-ID: <%d.%d@bench.local>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
-					rcpt, i, stamp, i, time.Now().Format(time.RFC1123Z))
+				fmt.Fprintf(wc, "From: Bench <bench@sender.example>\r\nTo: <%s>\r\nSubject: benchmark message %d\r\nMessage-ID: <%d.%d@bench.local>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n",
+					rcpt, i, stamp, i, time.Now().Format(time.RFC1123Z), ctype)
 				wc.Write(text)
 				if err := wc.Close(); err != nil {
 					errc <- fmt.Errorf("message %d: %w", i, err)

@@ -231,10 +231,19 @@ func (s *FileStore) List(ctx context.Context, fn func(hash string, size int64) e
 	})
 }
 
+// ErrCorrupt is returned by Reader when a segment list does not match what
+// it describes (an inline segment shorter than its Size, a blob shorter than
+// its segment, a blob segment with no store to read it from).
+var ErrCorrupt = errors.New("blob: corrupt segment list")
+
 // Reader returns the raw bytes [off, off+n) of a message stored as segs
-// (n < 0: to the end), reading blob segments lazily so large parts are
-// streamed, never held whole.
+// (n < 0: to the end). Blob segments are opened at the offset needed and
+// streamed, never held whole. Asking for bytes past the end, or reading
+// inconsistent segments, is an error reported by Read.
 func Reader(ctx context.Context, s Store, segs []Segment, off, n int64) io.ReadCloser {
+	if off < 0 {
+		return &segReader{err: fmt.Errorf("blob: invalid range offset %d", off)}
+	}
 	return &segReader{ctx: ctx, s: s, segs: segs, off: off, left: n}
 }
 
@@ -245,7 +254,9 @@ type segReader struct {
 	off  int64 // offset into the remaining segments
 	left int64 // bytes still to return; < 0 = unlimited
 	cur  io.ReadCloser
-	err  error
+	// curLeft is what the current segment still owes.
+	curLeft int64
+	err     error
 }
 
 func (r *segReader) Read(p []byte) (int, error) {
@@ -256,21 +267,28 @@ func (r *segReader) Read(p []byte) (int, error) {
 		if r.left == 0 {
 			return 0, io.EOF
 		}
+		if len(p) == 0 {
+			return 0, nil
+		}
 		if r.left > 0 && int64(len(p)) > r.left {
 			p = p[:r.left]
 		}
 		if r.cur != nil {
+			if int64(len(p)) > r.curLeft {
+				p = p[:r.curLeft]
+			}
 			n, err := r.cur.Read(p)
+			r.curLeft -= int64(n)
 			if r.left > 0 {
 				r.left -= int64(n)
 			}
-			if err == io.EOF {
+			if r.curLeft == 0 {
 				r.cur.Close()
 				r.cur = nil
-				if n > 0 {
-					return n, nil
-				}
-				continue
+				return n, nil
+			}
+			if err == io.EOF {
+				err = fmt.Errorf("%w: segment ends %d bytes early", ErrCorrupt, r.curLeft)
 			}
 			if err != nil {
 				r.err = err
@@ -291,15 +309,28 @@ func (r *segReader) Read(p []byte) (int, error) {
 			continue
 		}
 		r.segs = r.segs[1:]
-		if seg.Hash == "" {
+		r.curLeft = seg.Size - r.off
+		switch {
+		case seg.Hash == "":
+			if int64(len(seg.Inline)) != seg.Size {
+				r.err = fmt.Errorf("%w: inline segment of %d bytes says %d", ErrCorrupt, len(seg.Inline), seg.Size)
+				return 0, r.err
+			}
 			r.cur = io.NopCloser(bytes.NewReader(seg.Inline[r.off:]))
-		} else {
+		case r.s == nil:
+			r.err = fmt.Errorf("%w: segment references blob %s but no blob store was given", ErrCorrupt, seg.Hash)
+			return 0, r.err
+		default:
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				return 0, err
+			}
 			rc, err := r.s.Open(r.ctx, seg.Hash, r.off)
 			if err != nil {
 				r.err = err
 				return 0, err
 			}
-			r.cur = &limitedCloser{Reader: io.LimitReader(rc, seg.Size-r.off), c: rc}
+			r.cur = rc
 		}
 		r.off = 0
 	}
@@ -313,10 +344,3 @@ func (r *segReader) Close() error {
 	r.err = errors.New("blob: read after close")
 	return nil
 }
-
-type limitedCloser struct {
-	io.Reader
-	c io.Closer
-}
-
-func (l *limitedCloser) Close() error { return l.c.Close() }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -136,5 +137,26 @@ func TestSegmentReaderRanges(t *testing.T) {
 	// Asking past the end is an error, not a silent short read.
 	if _, err := io.ReadAll(Reader(ctx, s, segs, 0, int64(len(whole))+1)); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("read past end: err = %v", err)
+	}
+}
+
+func TestSegmentReaderRefusesCorruptSegments(t *testing.T) {
+	ctx := context.Background()
+	bad := [][]Segment{
+		{{Inline: []byte("abc"), Size: 5}},          // inline shorter than its size
+		{{Hash: strings.Repeat("a", 64), Size: 10}}, // blob segment, no store
+	}
+	for i, segs := range bad {
+		if _, err := io.ReadAll(Reader(ctx, nil, segs, 0, -1)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("case %d: err = %v, want ErrCorrupt", i, err)
+		}
+	}
+	s, _ := NewFileStore(t.TempDir())
+	h := put(t, s, []byte("short"))
+	if _, err := io.ReadAll(Reader(ctx, s, []Segment{{Hash: h, Size: 9}}, 0, -1)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("blob shorter than its segment: err = %v, want ErrCorrupt", err)
+	}
+	if _, err := io.ReadAll(Reader(ctx, s, nil, -1, 1)); err == nil {
+		t.Error("negative offset accepted")
 	}
 }

@@ -3,7 +3,6 @@ package mimetree
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -132,114 +131,20 @@ func Rebuild(ctx context.Context, blobs blob.Store, segs []blob.Segment) io.Read
 
 // ErrCorrupt is returned by readers when segments are inconsistent (an inline
 // segment shorter than its Size, a blob shorter than its segment).
-var ErrCorrupt = errors.New("mimetree: corrupt segment list")
+var ErrCorrupt = blob.ErrCorrupt
 
 // ReadRange streams bytes [off, off+n) of the message described by segs. The
 // range is clipped to the message; blobs are opened at the needed offset and
-// streamed, never read whole. Errors (including a negative off or n) are
-// reported by Read.
+// streamed, never read whole (see blob.Reader). Errors (including a negative
+// off or n) are reported by Read.
 func ReadRange(ctx context.Context, blobs blob.Store, segs []blob.Segment, off, n int64) io.ReadCloser {
 	if off < 0 || n < 0 {
-		return &rangeReader{err: fmt.Errorf("mimetree: invalid range %d+%d", off, n)}
+		return blob.Reader(ctx, blobs, segs, -1, 0)
 	}
-	rr := &rangeReader{ctx: ctx, store: blobs, segs: segs, left: n}
-	pos := int64(0)
-	for rr.idx = 0; rr.idx < len(segs); rr.idx++ {
-		sz := segs[rr.idx].Size
-		if off < pos+sz {
-			rr.segOff = off - pos
-			return rr
-		}
-		pos += sz
+	var total int64
+	for _, s := range segs {
+		total += s.Size
 	}
-	rr.left = 0 // off at or past the end
-	return rr
-}
-
-type rangeReader struct {
-	ctx    context.Context
-	store  blob.Store
-	segs   []blob.Segment
-	idx    int
-	segOff int64
-	left   int64
-	cur    io.ReadCloser
-	err    error
-}
-
-func (r *rangeReader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	for r.left > 0 && r.idx < len(r.segs) {
-		seg := r.segs[r.idx]
-		avail := seg.Size - r.segOff
-		if avail <= 0 {
-			r.next()
-			continue
-		}
-		if len(p) == 0 {
-			return 0, nil
-		}
-		take := min(int64(len(p)), avail, r.left)
-		var got int
-		if seg.Hash == "" {
-			if r.segOff+take > int64(len(seg.Inline)) {
-				r.err = ErrCorrupt
-				return 0, r.err
-			}
-			got = copy(p, seg.Inline[r.segOff:r.segOff+take])
-		} else {
-			if r.cur == nil {
-				if r.store == nil {
-					r.err = fmt.Errorf("mimetree: segment references blob %s but no blob store given", seg.Hash)
-					return 0, r.err
-				}
-				if err := r.ctx.Err(); err != nil {
-					r.err = err
-					return 0, err
-				}
-				rc, err := r.store.Open(r.ctx, seg.Hash, r.segOff)
-				if err != nil {
-					r.err = fmt.Errorf("mimetree: open blob %s: %w", seg.Hash, err)
-					return 0, r.err
-				}
-				r.cur = rc
-			}
-			var err error
-			got, err = r.cur.Read(p[:take])
-			if got == 0 && err != nil {
-				if err == io.EOF {
-					err = fmt.Errorf("%w: blob %s ends early", ErrCorrupt, seg.Hash)
-				}
-				r.err = err
-				return 0, err
-			}
-		}
-		r.segOff += int64(got)
-		r.left -= int64(got)
-		if r.segOff >= seg.Size {
-			r.next()
-		}
-		return got, nil
-	}
-	return 0, io.EOF
-}
-
-func (r *rangeReader) next() {
-	if r.cur != nil {
-		r.cur.Close()
-		r.cur = nil
-	}
-	r.idx++
-	r.segOff = 0
-}
-
-func (r *rangeReader) Close() error {
-	if r.cur != nil {
-		err := r.cur.Close()
-		r.cur = nil
-		return err
-	}
-	return nil
+	off = min(off, total)
+	return blob.Reader(ctx, blobs, segs, off, min(n, total-off))
 }

@@ -141,3 +141,25 @@ func TestSearchUsesFTSIndex(t *testing.T) {
 		}
 	}
 }
+
+// Delivery's duplicate check runs on every message: it must be an index
+// lookup, not a scan of the mailbox (which made delivery slow down as the
+// mailbox grew).
+func TestFindByMessageIDUsesIndex(t *testing.T) {
+	s, _, _ := openTemp(t, "")
+	rows, err := s.r.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+findByMessageIDQuery, 1, "x@y", 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		rows.Scan(&id, &parent, &unused, &detail)
+		plan = append(plan, detail)
+	}
+	if all := strings.Join(plan, "\n"); !strings.Contains(all, "USING INDEX messages_msgid (uno=? AND message_id=?)") {
+		t.Fatalf("FindByMessageID plan does not look up messages_msgid:\n%s", all)
+	}
+}

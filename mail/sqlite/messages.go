@@ -921,6 +921,12 @@ func (s *Store) remove(ctx context.Context, op, userID, mailboxID string, set st
 	return res, nil
 }
 
+// findByMessageIDQuery names its index: without statistics SQLite prefers
+// the (mbx, uid) index, a scan of the whole mailbox on every delivery, and
+// a partial index is only usable when the query repeats its WHERE clause.
+const findByMessageIDQuery = `SELECT uid FROM messages INDEXED BY messages_msgid
+	WHERE uno = ? AND message_id = ? AND message_id <> '' AND mbx = ? AND internal_date >= ? ORDER BY uid`
+
 // FindByMessageID implements store.Store, through the (uno, message_id) index.
 func (s *Store) FindByMessageID(ctx context.Context, userID, mailboxID, messageID string, since time.Time) ([]uint32, error) {
 	if messageID == "" {
@@ -930,7 +936,7 @@ func (s *Store) FindByMessageID(ctx context.Context, userID, mailboxID, messageI
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find by message-id: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT uid FROM messages WHERE uno = ? AND message_id = ? AND mbx = ? AND internal_date >= ? ORDER BY uid`,
+	rows, err := s.r.QueryContext(ctx, findByMessageIDQuery,
 		uno, messageID, mbx, since.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find by message-id: %w", err)
