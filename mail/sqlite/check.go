@@ -219,7 +219,7 @@ func (s *Store) SweepOrphanBlobs(ctx context.Context) (int, error) {
 	n := 0
 	for _, h := range all {
 		var one int
-		err := s.wc.QueryRowContext(ctx, `SELECT 1 FROM blob_refs WHERE hash = ?`, h).Scan(&one)
+		err := s.w.QueryRowContext(ctx, `SELECT 1 FROM blob_refs WHERE hash = ?`, h).Scan(&one)
 		if err == nil {
 			continue
 		}

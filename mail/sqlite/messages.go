@@ -107,7 +107,8 @@ func (s *Store) runGroup(batch []*appendReq) {
 	// The transaction outlives any one caller's cancellation; each append
 	// checks its own context before it runs.
 	ctx := context.WithoutCancel(batch[0].ctx)
-	tx, err := s.wc.BeginTx(ctx, nil)
+	defer s.learnStmts(ctx)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlite: append: begin: %w", err))
 		return

@@ -50,15 +50,19 @@ type Config struct {
 
 // Store is the SQLite store.Store.
 type Store struct {
-	w     *sql.DB // single writer connection
-	r     *sql.DB // read pool
+	w     *sql.DB   // single writer connection
+	r     *readPool // read pool
 	blobs blob.Store
 	wmu   sync.Mutex
-	// wc is the writer's one connection, held for the life of the Store so
-	// that prepared statements stay valid; stmts caches them. Both are
-	// guarded by wmu.
-	wc    *sql.Conn
-	stmts map[string]*sql.Stmt
+	// stmts caches statements prepared on w. They are prepared on the
+	// *sql.DB, not on a *sql.Conn: database/sql re-prepares a Conn's
+	// statement on every Tx.Stmt, but reuses a DB statement on the
+	// connection that already has it (w has exactly one). A statement first
+	// seen inside a transaction is prepared for that transaction only and
+	// recorded in missed; learnStmts prepares it on w once the transaction
+	// has ended (w's one connection is busy until then). Guarded by wmu.
+	stmts  map[string]*sql.Stmt
+	missed map[string]bool
 
 	// qmu guards queue: appends waiting for a group commit (groupAppend).
 	qmu   sync.Mutex
@@ -139,13 +143,7 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	wc, err := w.Conn(ctx)
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
-	}
-	s := &Store{w: w, wc: wc, r: r, blobs: blobs, stmts: map[string]*sql.Stmt{}}
+	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
 	if cfg.JournalRetention > 0 {
 		s.stop, s.done = make(chan struct{}), make(chan struct{})
 		go s.pruner(cfg.JournalRetention)
@@ -165,9 +163,8 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.stmts = map[string]*sql.Stmt{}
-	cerr := s.wc.Close()
 	s.wmu.Unlock()
-	err := errors.Join(cerr, s.r.Close(), s.w.Close())
+	err := errors.Join(s.r.Close(), s.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
@@ -271,24 +268,27 @@ type wtx struct {
 // the transaction. Statements are prepared once per Store (the writer has
 // exactly one connection, so they are never re-prepared).
 func (t *wtx) stmt(q string) (*sql.Stmt, error) {
-	st, ok := t.s.stmts[q]
-	if !ok && len(t.s.stmts) >= maxStmts {
-		// Query text built from variable input (UID sets, IN lists):
-		// prepare for this use only.
-		st, err := t.PrepareContext(t.ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		return st, nil // closed with the transaction
+	if st, ok := t.s.stmts[q]; ok {
+		return t.StmtContext(t.ctx, st), nil
 	}
-	if !ok {
-		var err error
-		if st, err = t.s.wc.PrepareContext(t.ctx, q); err != nil {
-			return nil, err
-		}
-		t.s.stmts[q] = st
+	// Query text built from variable input (UID sets, IN lists) would fill
+	// the cache: past maxStmts, statements are prepared per use only.
+	if len(t.s.stmts)+len(t.s.missed) < maxStmts {
+		t.s.missed[q] = true
 	}
-	return t.StmtContext(t.ctx, st), nil
+	return t.PrepareContext(t.ctx, q) // closed with the transaction
+}
+
+// learnStmts prepares on w the statements first seen in the transaction
+// that just ended. wmu is held and no transaction is open. A failure only
+// means the statement is prepared per use again next time.
+func (s *Store) learnStmts(ctx context.Context) {
+	for q := range s.missed {
+		if st, err := s.w.PrepareContext(ctx, q); err == nil {
+			s.stmts[q] = st
+		}
+		delete(s.missed, q)
+	}
 }
 
 func (t *wtx) exec(q string, args ...any) (sql.Result, error) {
@@ -322,7 +322,8 @@ func (t *wtx) row(q string, args ...any) *sql.Row {
 func (s *Store) update(ctx context.Context, op string, fn func(t *wtx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.wc.BeginTx(ctx, nil)
+	defer s.learnStmts(context.WithoutCancel(ctx))
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
 	}

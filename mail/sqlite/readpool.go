@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// readPool is the read-only connection pool with a cache of prepared
+// statements: the driver does not cache them, and parsing the SQL of a short
+// lookup costs as much as running it. A statement prepared on the pool is
+// prepared once per connection and reused after that. Query text built from
+// variable input stops being cached once the cache holds maxStmts entries.
+type readPool struct {
+	*sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newReadPool(db *sql.DB) *readPool {
+	return &readPool{DB: db, stmts: map[string]*sql.Stmt{}}
+}
+
+func (p *readPool) stmt(ctx context.Context, q string) *sql.Stmt {
+	p.mu.Lock()
+	st, ok := p.stmts[q]
+	full := len(p.stmts) >= maxStmts
+	p.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := p.DB.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // the plain query reports the error
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.stmts[q]; ok { // prepared concurrently
+		st.Close()
+		return old
+	}
+	p.stmts[q] = st
+	return st
+}
+
+// QueryContext runs q through the statement cache.
+func (p *readPool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := p.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return p.DB.QueryContext(ctx, q, args...)
+}
+
+// QueryRowContext runs q through the statement cache.
+func (p *readPool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := p.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.DB.QueryRowContext(ctx, q, args...)
+}
+
+// Close closes the cached statements and the pool.
+func (p *readPool) Close() error {
+	p.mu.Lock()
+	for _, st := range p.stmts {
+		st.Close()
+	}
+	p.stmts = map[string]*sql.Stmt{}
+	p.mu.Unlock()
+	return p.DB.Close()
+}
