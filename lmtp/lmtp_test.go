@@ -11,19 +11,16 @@ import (
 	"net"
 	"net/textproto"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/mail/mailtest"
+
 	"github.com/eidermail/eider/lmtp"
 	"github.com/eidermail/eider/mail"
-	"github.com/eidermail/eider/mail/blob"
-	"github.com/eidermail/eider/mail/bus"
 	"github.com/eidermail/eider/mail/delivery"
 	"github.com/eidermail/eider/mail/mimetree"
-	"github.com/eidermail/eider/mail/password"
-	"github.com/eidermail/eider/mail/sqlite"
 	"github.com/eidermail/eider/mail/store"
 )
 
@@ -51,19 +48,9 @@ type env struct {
 
 func start(t *testing.T, maxSize int64) *env {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	blobs, err := blob.NewFileStore(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "eider.db"), Sync: "normal"}, blobs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lim := mimetree.DefaultLimits()
 	lim.MaxSize = maxSize
-	e := &env{svc: &mail.Service{Store: st, Blobs: blobs, Bus: bus.NewLocal(), Limits: lim, Password: password.Fast}, logs: make(chan string, 1000)}
+	e := &env{svc: mailtest.NewService(t, "", "", lim), logs: make(chan string, 1000)}
 	log := slog.New(logTap{e.logs})
 	d := delivery.New(e.svc, delivery.Options{SpamHeader: "X-Spam-Flag", SpamValue: "YES", DuplicateWindow: time.Hour, Log: log})
 	o := lmtp.Options{Deliverer: d, Hostname: "mx.test", MaxMessageBytes: maxSize, MaxLineLength: 4096, Log: log}
@@ -82,7 +69,6 @@ func start(t *testing.T, maxSize int64) *env {
 	t.Cleanup(func() {
 		e.lsrv.Close()
 		e.ssrv.Close()
-		st.Close()
 	})
 	return e
 }

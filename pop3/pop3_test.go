@@ -12,20 +12,17 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/mail/mailtest"
+
 	"github.com/eidermail/eider/certs"
 	"github.com/eidermail/eider/mail"
-	"github.com/eidermail/eider/mail/blob"
-	"github.com/eidermail/eider/mail/bus"
 	"github.com/eidermail/eider/mail/delivery"
 	"github.com/eidermail/eider/mail/mimetree"
-	"github.com/eidermail/eider/mail/password"
-	"github.com/eidermail/eider/mail/sqlite"
 	"github.com/eidermail/eider/mail/store"
 	"github.com/eidermail/eider/pop3"
 )
@@ -56,21 +53,10 @@ type env struct {
 
 func newEnv(t *testing.T, tweak func(*pop3.Options)) *env {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	blobs, err := blob.NewFileStore(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "eider.db"), Sync: "normal"}, blobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	lim := mimetree.DefaultLimits()
 	lim.InlineMax = 512
-	e := &env{t: t, dir: dir, logs: make(chan string, 1000),
-		svc: &mail.Service{Store: st, Blobs: blobs, Bus: bus.NewLocal(), Limits: lim, Password: password.Fast}}
+	e := &env{t: t, dir: dir, logs: make(chan string, 1000), svc: mailtest.NewService(t, dir, "", lim)}
 	tc, err := certs.Load("", "", dir, nil)
 	if err != nil {
 		t.Fatal(err)

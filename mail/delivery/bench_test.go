@@ -6,19 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/eidermail/eider/mail"
-	"github.com/eidermail/eider/mail/blob"
-	"github.com/eidermail/eider/mail/bus"
+	"github.com/eidermail/eider/mail/mailtest"
+
 	"github.com/eidermail/eider/mail/delivery"
 	"github.com/eidermail/eider/mail/mimetree"
-	"github.com/eidermail/eider/mail/password"
-	"github.com/eidermail/eider/mail/sqlite"
 )
 
 // BenchmarkDeliver4K measures the delivery path without the network: 10
@@ -26,17 +22,7 @@ import (
 // INBOX, on the default durable store (synchronous=FULL), duplicate check on.
 func BenchmarkDeliver4K(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	blobs, err := blob.NewFileStore(filepath.Join(dir, "blobs"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "eider.db"), Sync: "full"}, blobs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	svc := &mail.Service{Store: st, Blobs: blobs, Bus: bus.NewLocal(), Limits: mimetree.DefaultLimits(), Password: password.Fast}
+	svc := mailtest.NewService(b, "", "full", mimetree.DefaultLimits())
 	u, err := svc.CreateUser(ctx, "bench", "pw", "bench@example.com", 0)
 	if err != nil {
 		b.Fatal(err)

@@ -6,39 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/mail/mailtest"
+
 	"github.com/eidermail/eider/mail"
-	"github.com/eidermail/eider/mail/blob"
-	"github.com/eidermail/eider/mail/bus"
 	"github.com/eidermail/eider/mail/delivery"
 	"github.com/eidermail/eider/mail/mimetree"
-	"github.com/eidermail/eider/mail/password"
-	"github.com/eidermail/eider/mail/sqlite"
 	"github.com/eidermail/eider/mail/store"
 )
 
 func newService(t *testing.T) *mail.Service {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	blobs, err := blob.NewFileStore(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "eider.db"), Sync: "normal"}, blobs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	lim := mimetree.DefaultLimits()
 	lim.InlineMax = 1024
 	lim.MaxSize = 1 << 20
-	return &mail.Service{Store: st, Blobs: blobs, Bus: bus.NewLocal(), Limits: lim, Password: password.Fast}
+	return mailtest.NewService(t, "", "", lim)
 }
 
 func newDeliverer(t *testing.T, svc *mail.Service) *delivery.Deliverer {
