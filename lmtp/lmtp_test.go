@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/textproto"
 	"os/exec"
@@ -24,21 +23,6 @@ import (
 	"github.com/eidermail/eider/mail/store"
 )
 
-// logTap is a slog handler that passes every message to a channel, so tests
-// wait for events instead of sleeping.
-type logTap struct{ ch chan string }
-
-func (h logTap) Enabled(context.Context, slog.Level) bool { return true }
-func (h logTap) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h.ch <- r.Message:
-	default:
-	}
-	return nil
-}
-func (h logTap) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h logTap) WithGroup(string) slog.Handler      { return h }
-
 type env struct {
 	svc        *mail.Service
 	lmtp, smtp string
@@ -51,7 +35,7 @@ func start(t *testing.T, maxSize int64) *env {
 	lim := mimetree.DefaultLimits()
 	lim.MaxSize = maxSize
 	e := &env{svc: mailtest.NewService(t, "", "", lim), logs: make(chan string, 1000)}
-	log := slog.New(logTap{e.logs})
+	log := mailtest.LogTap(e.logs)
 	d := delivery.New(e.svc, delivery.Options{SpamHeader: "X-Spam-Flag", SpamValue: "YES", DuplicateWindow: time.Hour, Log: log})
 	o := lmtp.Options{Deliverer: d, Hostname: "mx.test", MaxMessageBytes: maxSize, MaxLineLength: 4096, Log: log}
 	e.lsrv, e.ssrv = lmtp.NewLMTP(o), lmtp.NewSMTP(o)

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os/exec"
 	"slices"
@@ -26,20 +25,6 @@ import (
 	"github.com/eidermail/eider/mail/store"
 	"github.com/eidermail/eider/pop3"
 )
-
-// logTap passes log messages to a channel so tests wait on events.
-type logTap struct{ ch chan string }
-
-func (h logTap) Enabled(context.Context, slog.Level) bool { return true }
-func (h logTap) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h.ch <- r.Message:
-	default:
-	}
-	return nil
-}
-func (h logTap) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h logTap) WithGroup(string) slog.Handler      { return h }
 
 type env struct {
 	t       *testing.T
@@ -61,7 +46,7 @@ func newEnv(t *testing.T, tweak func(*pop3.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := pop3.Options{Service: e.svc, TLS: tc, AllowPlaintextLoopback: true, MaxFailures: 3, Log: slog.New(logTap{e.logs}), Hostname: "pop.test"}
+	o := pop3.Options{Service: e.svc, TLS: tc, AllowPlaintextLoopback: true, MaxFailures: 3, Log: mailtest.LogTap(e.logs), Hostname: "pop.test"}
 	if tweak != nil {
 		tweak(&o)
 	}
@@ -397,7 +382,7 @@ func TestTLSAndPlaintextRefusal(t *testing.T) {
 func TestUnicodeDeliveredAndFetched(t *testing.T) {
 	e := newEnv(t, nil)
 	u := e.user("дмитрий", "дмитрий@пример.рф")
-	d := delivery.New(e.svc, delivery.Options{Log: slog.New(logTap{e.logs})})
+	d := delivery.New(e.svc, delivery.Options{Log: mailtest.LogTap(e.logs)})
 	rc, err := d.Resolve(context.Background(), "Дмитрий@xn--e1afmkfd.xn--p1ai")
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ package mailtest
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -38,3 +39,20 @@ func NewService(t testing.TB, dir, sync string, lim mimetree.Limits) *mail.Servi
 	t.Cleanup(func() { st.Close() })
 	return &mail.Service{Store: st, Blobs: blobs, Bus: bus.NewLocal(), Limits: lim, Password: password.Fast}
 }
+
+// LogTap returns a logger that passes every message to ch (dropping it when
+// ch is full), so tests wait for events instead of sleeping.
+func LogTap(ch chan string) *slog.Logger { return slog.New(logTap{ch}) }
+
+type logTap struct{ ch chan string }
+
+func (h logTap) Enabled(context.Context, slog.Level) bool { return true }
+func (h logTap) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.ch <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h logTap) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logTap) WithGroup(string) slog.Handler      { return h }
