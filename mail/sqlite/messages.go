@@ -676,32 +676,52 @@ func selectMsgs(t *wtx, mbx int64, set store.UIDSet, extra string) ([]msgInfo, e
 	return out, rows.Err()
 }
 
+// transfer is what Copy and Move both start from: the source and target
+// mailboxes, the selected messages, and their total size and unseen count.
+type transfer struct {
+	src, uno, dst int64
+	msgs          []msgInfo
+	size, unseen  int64
+}
+
+// startTransfer resolves both mailboxes, records the target's UIDVALIDITY in
+// res, and selects the messages in set; it returns nil when there is
+// nothing to copy or move.
+func startTransfer(t *wtx, userID, srcMailboxID string, set store.UIDSet, dstMailboxID string, res *store.CopyResult) (*transfer, error) {
+	src, uno, err := mailboxNo(t.ctx, t, userID, srcMailboxID)
+	if err != nil {
+		return nil, err
+	}
+	dst, _, err := getMailbox(t.ctx, t, userID, dstMailboxID)
+	if err != nil {
+		return nil, err
+	}
+	res.DstUIDValidity = mbUIDValidity(t, dst)
+	if len(set) == 0 {
+		return nil, nil
+	}
+	msgs, err := selectMsgs(t, src, set, "")
+	if err != nil || len(msgs) == 0 {
+		return nil, err
+	}
+	x := &transfer{src: src, uno: uno, dst: dst, msgs: msgs}
+	for _, m := range msgs {
+		x.size += m.size
+		x.unseen += int64(b2i(m.sys&sysSeen == 0))
+	}
+	return x, nil
+}
+
 // Copy copies the messages in set to dst in UID order, with new IDs, UIDs
 // and MODSEQs, charging the quota and taking blob references.
 func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store.UIDSet, dstMailboxID string) (*store.CopyResult, error) {
 	res := &store.CopyResult{}
 	err := s.update(ctx, "copy", func(t *wtx) error {
-		src, uno, err := mailboxNo(t.ctx, t, userID, srcMailboxID)
-		if err != nil {
+		x, err := startTransfer(t, userID, srcMailboxID, set, dstMailboxID, res)
+		if x == nil || err != nil {
 			return err
 		}
-		dst, _, err := getMailbox(t.ctx, t, userID, dstMailboxID)
-		if err != nil {
-			return err
-		}
-		res.DstUIDValidity = mbUIDValidity(t, dst)
-		if len(set) == 0 {
-			return nil
-		}
-		msgs, err := selectMsgs(t, src, set, "")
-		if err != nil || len(msgs) == 0 {
-			return err
-		}
-		var size, unseen int64
-		for _, m := range msgs {
-			size += m.size
-			unseen += int64(b2i(m.sys&sysSeen == 0))
-		}
+		uno, dst, msgs, size, unseen := x.uno, x.dst, x.msgs, x.size, x.unseen
 		if err := chargeQuota(t, uno, size); err != nil {
 			return err
 		}
@@ -773,27 +793,11 @@ func mbUIDValidity(t *wtx, mbx int64) uint32 {
 func (s *Store) Move(ctx context.Context, userID, srcMailboxID string, set store.UIDSet, dstMailboxID string) (*store.CopyResult, error) {
 	res := &store.CopyResult{}
 	err := s.update(ctx, "move", func(t *wtx) error {
-		src, uno, err := mailboxNo(t.ctx, t, userID, srcMailboxID)
-		if err != nil {
+		x, err := startTransfer(t, userID, srcMailboxID, set, dstMailboxID, res)
+		if x == nil || err != nil {
 			return err
 		}
-		dst, _, err := getMailbox(t.ctx, t, userID, dstMailboxID)
-		if err != nil {
-			return err
-		}
-		res.DstUIDValidity = mbUIDValidity(t, dst)
-		if len(set) == 0 {
-			return nil
-		}
-		msgs, err := selectMsgs(t, src, set, "")
-		if err != nil || len(msgs) == 0 {
-			return err
-		}
-		var size, unseen int64
-		for _, m := range msgs {
-			size += m.size
-			unseen += int64(b2i(m.sys&sysSeen == 0))
-		}
+		src, uno, dst, msgs, size, unseen := x.src, x.uno, x.dst, x.msgs, x.size, x.unseen
 		uid, modseq, err := allocUIDs(t, dst, len(msgs))
 		if err != nil {
 			return err
