@@ -135,42 +135,82 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-var listenRE = regexp.MustCompile(`msg=listening proto=http addr=(\S+)`)
+var listenRE = regexp.MustCompile(`msg=listening proto=(\w+) addr=(\S+)`)
 
-// serve answers the health check and stops cleanly on SIGTERM.
-func TestServeHealthAndGracefulStop(t *testing.T) {
-	data := t.TempDir()
-	cmd := exec.Command(eiderBin, "serve")
-	cmd.Env = env(data)
-	stderr, err := cmd.StderrPipe()
+// serveChild is a running `eider serve` whose log lines are read as they
+// come, so tests wait on what the server says, never on sleeps.
+type serveChild struct {
+	cmd   *exec.Cmd
+	lines chan string
+	log   []string
+	// addrs maps a protocol ("http", "pop3", ...) to its listening address.
+	addrs map[string]string
+}
+
+// startServe runs `eider serve` with env and returns once every protocol in
+// protos has logged its listening address.
+func startServe(t *testing.T, env []string, protos ...string) *serveChild {
+	t.Helper()
+	s := &serveChild{cmd: exec.Command(eiderBin, "serve"), lines: make(chan string, 100), addrs: map[string]string{}}
+	s.cmd.Env = env
+	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 100)
+	t.Cleanup(func() { s.cmd.Process.Kill() })
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			lines <- sc.Text()
+			s.lines <- sc.Text()
 		}
-		close(lines)
+		close(s.lines)
 	}()
-	var addr string
-	var log []string
-	for addr == "" {
-		l, ok := <-lines
-		if !ok {
-			t.Fatalf("serve exited before listening; log:\n%s", strings.Join(log, "\n"))
-		}
-		log = append(log, l)
-		if m := listenRE.FindStringSubmatch(l); m != nil {
-			addr = m[1]
+	for _, p := range protos {
+		for s.addrs[p] == "" {
+			l, ok := <-s.lines
+			if !ok {
+				t.Fatalf("serve exited before %s was listening; log:\n%s", p, strings.Join(s.log, "\n"))
+			}
+			s.log = append(s.log, l)
+			if m := listenRE.FindStringSubmatch(l); m != nil {
+				s.addrs[m[1]] = m[2]
+			}
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/health")
+	return s
+}
+
+// stop sends SIGTERM and checks that the server logs "stopped" and exits 0
+// within 30 seconds.
+func (s *serveChild) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	for l := range s.lines {
+		s.log = append(s.log, l)
+		stopped = stopped || strings.Contains(l, "msg=stopped")
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !stopped {
+			t.Fatalf("after SIGTERM: exit %v, stopped logged %v; log:\n%s", err, stopped, strings.Join(s.log, "\n"))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit within 30s of SIGTERM")
+	}
+}
+
+// serve answers the health check and stops cleanly on SIGTERM.
+func TestServeHealthAndGracefulStop(t *testing.T) {
+	srv := startServe(t, env(t.TempDir()), "http")
+	resp, err := http.Get("http://" + srv.addrs["http"] + "/health")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,22 +220,5 @@ func TestServeHealthAndGracefulStop(t *testing.T) {
 	if resp.StatusCode != 200 || body["status"] != "ok" {
 		t.Fatalf("health: %d %v", resp.StatusCode, body)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	for l := range lines {
-		log = append(log, l)
-		stopped = stopped || strings.Contains(l, "msg=stopped")
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil || !stopped {
-			t.Fatalf("after SIGTERM: exit %v, stopped logged %v; log:\n%s", err, stopped, strings.Join(log, "\n"))
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not exit within 30s of SIGTERM")
-	}
+	srv.stop(t)
 }

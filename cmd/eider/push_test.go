@@ -1,19 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
-
-var mailListenRE = regexp.MustCompile(`msg=listening proto=(\w+) addr=(\S+)`)
 
 // The newcomer's tour of delivery: `eider serve`, `eider push` a message to
 // a Unicode address through the SMTP maildrop, fetch it with curl over
@@ -32,33 +26,8 @@ func TestPushThenFetchWithCurl(t *testing.T) {
 	smtpAddr := l.Addr().String()
 	l.Close()
 	menv := append(env(data), "EIDER_SMTP_LISTEN="+smtpAddr, "EIDER_POP3_LISTEN=127.0.0.1:0", "EIDER_LMTP_LISTEN=127.0.0.1:0")
-	cmd := exec.Command(eiderBin, "serve")
-	cmd.Env = menv
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	addrs := map[string]string{}
-	var log []string
-	for addrs["pop3"] == "" || addrs["smtp"] == "" || addrs["lmtp"] == "" {
-		l, ok := <-lines
-		if !ok {
-			t.Fatalf("serve exited; log:\n%s", strings.Join(log, "\n"))
-		}
-		log = append(log, l)
-		if m := mailListenRE.FindStringSubmatch(l); m != nil {
-			addrs[m[1]] = m[2]
-		}
-	}
+	srv := startServe(t, menv, "pop3", "smtp", "lmtp")
+	addrs := srv.addrs
 	if _, err := os.Stat(filepath.Join(data, "tls", "cert.pem")); err != nil {
 		t.Fatalf("no generated certificate: %v", err)
 	}
@@ -82,19 +51,5 @@ func TestPushThenFetchWithCurl(t *testing.T) {
 	if err != nil || string(got) != want {
 		t.Fatalf("curl: %v\n got %q\nwant %q", err, got, want)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	stopped := false
-	for l := range lines {
-		stopped = stopped || strings.Contains(l, "msg=stopped")
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil || !stopped {
-			t.Fatalf("exit %v stopped %v", err, stopped)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
+	srv.stop(t)
 }
