@@ -49,7 +49,7 @@ func (s *Service) CreateUser(ctx context.Context, username, pw, address string, 
 	if err != nil {
 		return nil, fmt.Errorf("create user %q: %w", username, err)
 	}
-	s.announce(ctx, u.ID)
+	s.Announce(ctx, u.ID)
 	return u, nil
 }
 
@@ -111,7 +111,7 @@ func (s *Service) Append(ctx context.Context, userID, mailboxID string, r io.Rea
 	if err != nil {
 		return nil, fmt.Errorf("append: %w", err)
 	}
-	s.announce(ctx, userID)
+	s.Announce(ctx, userID)
 	return m, nil
 }
 
@@ -119,7 +119,7 @@ func (s *Service) Append(ctx context.Context, userID, mailboxID string, r io.Rea
 func (s *Service) StoreFlags(ctx context.Context, userID, mailboxID string, set store.UIDSet, up store.FlagUpdate) (*store.FlagResult, error) {
 	res, err := s.Store.StoreFlags(ctx, userID, mailboxID, set, up)
 	if err == nil && len(res.Updated) > 0 {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return res, err
 }
@@ -128,7 +128,7 @@ func (s *Service) StoreFlags(ctx context.Context, userID, mailboxID string, set 
 func (s *Service) Copy(ctx context.Context, userID, src string, set store.UIDSet, dst string) (*store.CopyResult, error) {
 	res, err := s.Store.Copy(ctx, userID, src, set, dst)
 	if err == nil && len(res.Pairs) > 0 {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return res, err
 }
@@ -137,7 +137,7 @@ func (s *Service) Copy(ctx context.Context, userID, src string, set store.UIDSet
 func (s *Service) Move(ctx context.Context, userID, src string, set store.UIDSet, dst string) (*store.CopyResult, error) {
 	res, err := s.Store.Move(ctx, userID, src, set, dst)
 	if err == nil && len(res.Pairs) > 0 {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return res, err
 }
@@ -146,7 +146,7 @@ func (s *Service) Move(ctx context.Context, userID, src string, set store.UIDSet
 func (s *Service) Expunge(ctx context.Context, userID, mailboxID string, set store.UIDSet) (*store.ExpungeResult, error) {
 	res, err := s.Store.Expunge(ctx, userID, mailboxID, set)
 	if err == nil && len(res.UIDs) > 0 {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return res, err
 }
@@ -155,7 +155,7 @@ func (s *Service) Expunge(ctx context.Context, userID, mailboxID string, set sto
 func (s *Service) Delete(ctx context.Context, userID, mailboxID string, set store.UIDSet) (*store.ExpungeResult, error) {
 	res, err := s.Store.Delete(ctx, userID, mailboxID, set)
 	if err == nil && len(res.UIDs) > 0 {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return res, err
 }
@@ -164,7 +164,7 @@ func (s *Service) Delete(ctx context.Context, userID, mailboxID string, set stor
 func (s *Service) CreateMailbox(ctx context.Context, userID, name, specialUse string) (*store.Mailbox, error) {
 	mb, err := s.Store.CreateMailbox(ctx, userID, name, specialUse)
 	if err == nil {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return mb, err
 }
@@ -173,7 +173,7 @@ func (s *Service) CreateMailbox(ctx context.Context, userID, name, specialUse st
 func (s *Service) RenameMailbox(ctx context.Context, userID, mailboxID, name string) (*store.Mailbox, error) {
 	mb, err := s.Store.RenameMailbox(ctx, userID, mailboxID, name)
 	if err == nil {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return mb, err
 }
@@ -182,7 +182,7 @@ func (s *Service) RenameMailbox(ctx context.Context, userID, mailboxID, name str
 func (s *Service) DeleteMailbox(ctx context.Context, userID, mailboxID string) error {
 	err := s.Store.DeleteMailbox(ctx, userID, mailboxID)
 	if err == nil {
-		s.announce(ctx, userID)
+		s.Announce(ctx, userID)
 	}
 	return err
 }
@@ -196,10 +196,12 @@ func Meta(m *store.Message) (*mimetree.Meta, error) {
 	return &meta, nil
 }
 
-// announce publishes a beacon with the user's newest journal entry. A bus
-// failure is logged, not returned: the change is committed, and listeners
-// catch up from the journal on their next beacon or poll.
-func (s *Service) announce(ctx context.Context, userID string) {
+// Announce publishes a beacon with the user's newest journal entry. Service
+// methods call it after every change; code that writes through Store
+// directly (delivery, which appends for several recipients) calls it once
+// afterwards. A bus failure is logged, not returned: the change is
+// committed, and listeners catch up from the journal on their next beacon.
+func (s *Service) Announce(ctx context.Context, userID string) {
 	if s.Bus == nil {
 		return
 	}

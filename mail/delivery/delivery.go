@@ -26,7 +26,6 @@ import (
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/address"
 	"github.com/eidermail/eider/mail/blob"
-	"github.com/eidermail/eider/mail/bus"
 	"github.com/eidermail/eider/mail/store"
 )
 
@@ -169,7 +168,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, r io.Reader) []R
 		d.logResult(env, &res[i])
 	}
 	for uid := range users {
-		d.announce(ctx, uid)
+		d.svc.Announce(ctx, uid)
 	}
 	return res
 }
@@ -260,20 +259,4 @@ func (d *Deliverer) isDuplicate(ctx context.Context, userID, mailboxID, msgID st
 		return false, fmt.Errorf("duplicate check: %w", err)
 	}
 	return len(uids) > 0, nil
-}
-
-// announce publishes a beacon with the user's newest journal entry, as
-// mail.Service does for its own changes. A bus failure is logged only: the
-// message is committed and listeners catch up from the journal.
-func (d *Deliverer) announce(ctx context.Context, userID string) {
-	if d.svc.Bus == nil {
-		return
-	}
-	seq, err := d.svc.Store.LastChange(ctx, userID)
-	if err == nil {
-		err = d.svc.Bus.Publish(ctx, bus.Beacon{UserID: userID, Seq: seq})
-	}
-	if err != nil {
-		d.opt.Log.Warn("change bus publish failed", "user", userID, "err", err)
-	}
 }
