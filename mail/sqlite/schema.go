@@ -41,9 +41,6 @@ type Config struct {
 	// or "normal" (WAL commits may be lost on power failure, never on a
 	// process crash).
 	Sync string
-	// JournalRetention, if > 0, starts a background pruner that removes
-	// journal entries older than this (keeping the newest of each mailbox).
-	JournalRetention time.Duration
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
 }
@@ -67,9 +64,6 @@ type Store struct {
 	// qmu guards queue: appends waiting for a group commit (groupAppend).
 	qmu   sync.Mutex
 	queue []*appendReq
-
-	stop chan struct{}
-	done chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -144,20 +138,12 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
 	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
-	if cfg.JournalRetention > 0 {
-		s.stop, s.done = make(chan struct{}), make(chan struct{})
-		go s.pruner(cfg.JournalRetention)
-	}
 	return s, nil
 }
 
-// Close stops the pruner and closes the database.
+// Close closes the database. (Journal pruning is the caller's schedule:
+// `eider serve` calls PruneJournal hourly, whatever the backend.)
 func (s *Store) Close() error {
-	if s.stop != nil {
-		close(s.stop)
-		<-s.done
-		s.stop = nil
-	}
 	s.wmu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -169,21 +155,6 @@ func (s *Store) Close() error {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
-}
-
-func (s *Store) pruner(retention time.Duration) {
-	defer close(s.done)
-	every := min(max(retention/10, time.Minute), time.Hour)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.PruneJournal(context.Background(), retention)
-		}
-	}
 }
 
 // migrate applies the embedded migrations above the recorded version.
