@@ -27,10 +27,11 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	Log     Log    `yaml:"log"`
 	Store   Store  `yaml:"store"`
+	Redis   Redis  `yaml:"redis"`
 	Limits  Limits `yaml:"limits"`
 	// Listeners: an empty address disables that listener.
-	HTTP     Listener `yaml:"http"`
-	IMAP     Listener `yaml:"imap"`
+	HTTP     HTTP     `yaml:"http"`
+	IMAP     IMAP     `yaml:"imap"`
 	POP3     POP3     `yaml:"pop3"`
 	LMTP     Listener `yaml:"lmtp"`
 	SMTP     Listener `yaml:"smtp"`
@@ -57,10 +58,29 @@ type Store struct {
 	// Sync is "full" (fsync every commit: an acknowledged message survives
 	// power loss) or "normal" (survives a process crash, not power loss).
 	Sync string `yaml:"sync"`
+	// SearchMaxWordExpansion (sqlite backend) caps how many indexed words
+	// one piece of a full-text search string may expand to; a piece beyond
+	// it is matched by scanning the stored text instead.
+	SearchMaxWordExpansion int `yaml:"search_max_word_expansion"`
 	// BlobDir defaults to DataDir/blobs.
 	BlobDir string `yaml:"blob_dir"`
 	// JournalRetention is how long change-journal entries are kept.
 	JournalRetention time.Duration `yaml:"journal_retention"`
+	// MongoURI is the MongoDB connection string of the mongodb backend
+	// (a replica set in production: docs/deployment.md).
+	MongoURI string `yaml:"mongo_uri"`
+	// MongoDatabase is the database the mongodb backend uses.
+	MongoDatabase string `yaml:"mongo_database"`
+}
+
+// Redis configures the Redis shared by the instances of the distributed
+// mode: change bus, per-user write locks, POP3 locks.
+type Redis struct {
+	// URL ("redis://[:password@]host:port[/db]"); empty: no Redis (one
+	// instance only: in-process bus and locks).
+	URL string `yaml:"url"`
+	// Prefix of every key and channel Eider uses.
+	Prefix string `yaml:"prefix"`
 }
 
 // Limits bound what one message may be.
@@ -128,6 +148,49 @@ type Delivery struct {
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 }
 
+// HTTP configures the REST API listener and its tokens.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// AdminToken, when set, is a bearer token with access to every user and
+	// to user administration. Empty: no admin access over HTTP.
+	AdminToken string `yaml:"admin_token"`
+	// TokenSecret signs user tokens (HMAC-SHA256); every instance sharing a
+	// store must share it. Empty: a random one is generated once into
+	// DataDir/api-token.key.
+	TokenSecret string `yaml:"token_secret"`
+	// TokenTTL is how long a token from POST /authenticate works.
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// MaxLoginFailures failed logins from one client address within
+	// LoginFailureWindow make further attempts answer 429 until it passes.
+	MaxLoginFailures   int           `yaml:"max_login_failures"`
+	LoginFailureWindow time.Duration `yaml:"login_failure_window"`
+}
+
+// IMAP configures the IMAP server (RFC 3501). APPENDLIMIT is
+// limits.max_message_size, the connection limit limits.max_connections, and
+// plaintext login and failed logins follow the auth section.
+type IMAP struct {
+	// Listen is the plain (STARTTLS-capable) listener.
+	Listen string `yaml:"listen"`
+	// TLSListen is the implicit-TLS listener (imaps, port 993 style).
+	TLSListen string `yaml:"tls_listen"`
+	// IdleTimeout ends a logged-in session that sends nothing (RFC 3501
+	// §5.4: at least 30 minutes).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// PreAuthTimeout ends a session that has not logged in.
+	PreAuthTimeout time.Duration `yaml:"preauth_timeout"`
+	// MaxLineLength bounds one command line, literals excluded.
+	MaxLineLength int `yaml:"max_line_length"`
+	// MaxBadCommands consecutive BAD answers close the connection.
+	MaxBadCommands int `yaml:"max_bad_commands"`
+	// MaxConnectionsPerIP bounds concurrent sessions from one client
+	// address; 0: no bound beyond limits.max_connections.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxConnectionsPerUser bounds the logged-in sessions of one user on
+	// one instance; 0: no bound.
+	MaxConnectionsPerUser int `yaml:"max_connections_per_user"`
+}
+
 // Listener is one network listener.
 type Listener struct {
 	Listen string `yaml:"listen"`
@@ -146,10 +209,13 @@ func Default() Config {
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "text"},
 		Store: Store{
-			Backend:          "sqlite",
-			Sync:             "full",
-			JournalRetention: 30 * 24 * time.Hour,
+			Backend:                "sqlite",
+			Sync:                   "full",
+			JournalRetention:       30 * 24 * time.Hour,
+			SearchMaxWordExpansion: 1000,
+			MongoDatabase:          "eider",
 		},
+		Redis: Redis{Prefix: "eider:"},
 		Limits: Limits{
 			MaxMessageSize:   64 << 20,
 			MaxHeaderSize:    1 << 20,
@@ -160,8 +226,14 @@ func Default() Config {
 			MaxCommandLength: 4096,
 			MaxConnections:   1000,
 		},
-		HTTP: Listener{Listen: "127.0.0.1:8080"},
-		IMAP: Listener{Listen: "127.0.0.1:1143"},
+		HTTP: HTTP{
+			Listen:             "127.0.0.1:8080",
+			TokenTTL:           24 * time.Hour,
+			MaxLoginFailures:   10,
+			LoginFailureWindow: 5 * time.Minute,
+		},
+		IMAP: IMAP{Listen: "127.0.0.1:1143", IdleTimeout: 30 * time.Minute, PreAuthTimeout: time.Minute,
+			MaxLineLength: 64 << 10, MaxBadCommands: 20, MaxConnectionsPerIP: 50, MaxConnectionsPerUser: 50},
 		POP3: POP3{Listen: "127.0.0.1:1110", MaxMessages: 250, DeleAction: "trash"},
 		LMTP: Listener{Listen: "127.0.0.1:2424"},
 		SMTP: Listener{Listen: "127.0.0.1:2525"},
@@ -296,17 +368,29 @@ func setValue(fv reflect.Value, s string) error {
 
 func (c Config) validate() error {
 	var errs []error
-	if c.Store.Backend != "sqlite" {
-		errs = append(errs, fmt.Errorf("store.backend %q: only \"sqlite\" is available in this build", c.Store.Backend))
+	switch c.Store.Backend {
+	case "sqlite":
+	case "mongodb":
+		if c.Store.MongoURI == "" || c.Store.MongoDatabase == "" {
+			errs = append(errs, errors.New("store.backend mongodb: store.mongo_uri and store.mongo_database are required"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("store.backend %q: want sqlite or mongodb", c.Store.Backend))
 	}
 	if c.Store.Sync != "full" && c.Store.Sync != "normal" {
 		errs = append(errs, fmt.Errorf("store.sync %q: want full or normal", c.Store.Sync))
+	}
+	if c.Store.SearchMaxWordExpansion <= 0 {
+		errs = append(errs, fmt.Errorf("store.search_max_word_expansion %d: must be positive", c.Store.SearchMaxWordExpansion))
 	}
 	if c.Limits.MaxMessageSize <= 0 || c.Limits.MaxHeaderSize <= 0 || c.Limits.MaxMIMEDepth <= 0 || c.Limits.MaxParts <= 0 || c.Limits.InlineMax < 0 {
 		errs = append(errs, errors.New("limits: every limit must be positive"))
 	}
 	if c.Limits.MaxLineLength <= 0 || c.Limits.MaxCommandLength < 255 || c.Limits.MaxConnections <= 0 {
 		errs = append(errs, errors.New("limits: max_line_length and max_connections must be positive, max_command_length >= 255"))
+	}
+	if c.HTTP.TokenTTL <= 0 || c.HTTP.MaxLoginFailures <= 0 || c.HTTP.LoginFailureWindow <= 0 {
+		errs = append(errs, errors.New("http: token_ttl, max_login_failures and login_failure_window must be positive"))
 	}
 	if c.POP3.MaxMessages <= 0 {
 		errs = append(errs, errors.New("pop3.max_messages must be positive"))
@@ -316,6 +400,10 @@ func (c Config) validate() error {
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		errs = append(errs, errors.New("tls: set both cert_file and key_file, or neither"))
+	}
+	if c.IMAP.IdleTimeout < 30*time.Minute || c.IMAP.PreAuthTimeout <= 0 || c.IMAP.MaxLineLength < 1024 ||
+		c.IMAP.MaxBadCommands <= 0 || c.IMAP.MaxConnectionsPerIP < 0 || c.IMAP.MaxConnectionsPerUser < 0 {
+		errs = append(errs, errors.New("imap: idle_timeout >= 30m (RFC 3501 §5.4), preauth_timeout and max_bad_commands positive, max_line_length >= 1024, max_connections_per_ip/_per_user not negative"))
 	}
 	if c.Auth.MaxFailures <= 0 || c.Auth.FailureDelay < 0 || c.Delivery.DuplicateWindow < 0 {
 		errs = append(errs, errors.New("auth.max_failures must be positive; auth.failure_delay and delivery.duplicate_window not negative"))

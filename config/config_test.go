@@ -55,6 +55,9 @@ func TestErrorsAreClear(t *testing.T) {
 	if _, err := Load("", []string{"EIDER_STORE_SYNC=sometimes"}); err == nil {
 		t.Error("bad sync accepted")
 	}
+	if _, err := Load("", []string{"EIDER_STORE_SEARCH_MAX_WORD_EXPANSION=0"}); err == nil || !strings.Contains(err.Error(), "search_max_word_expansion") {
+		t.Errorf("zero search_max_word_expansion: err = %v", err)
+	}
 }
 
 func TestEnvNamesCoverEveryLeaf(t *testing.T) {
@@ -95,6 +98,61 @@ func TestDeliveryAndPOP3Settings(t *testing.T) {
 		t.Fatalf("env: %v %+v", err, c)
 	}
 	for _, bad := range []string{"EIDER_POP3_DELE_ACTION=shred", "EIDER_TLS_CERT_FILE=/only-cert", "EIDER_POP3_MAX_MESSAGES=0", "EIDER_LIMITS_MAX_COMMAND_LENGTH=100"} {
+		if _, err := Load("", []string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestIMAPSettings(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAP.IdleTimeout != 30*time.Minute || c.IMAP.PreAuthTimeout != time.Minute || c.IMAP.TLSListen != "" ||
+		c.IMAP.MaxLineLength != 64<<10 || c.IMAP.MaxBadCommands != 20 {
+		t.Fatalf("defaults: %+v", c.IMAP)
+	}
+	c, err = Load("", []string{"EIDER_IMAP_TLS_LISTEN=0.0.0.0:993", "EIDER_IMAP_IDLE_TIMEOUT=1h", "EIDER_IMAP_MAX_CONNECTIONS_PER_IP=0"})
+	if err != nil || c.IMAP.TLSListen != "0.0.0.0:993" || c.IMAP.IdleTimeout != time.Hour || c.IMAP.MaxConnectionsPerIP != 0 {
+		t.Fatalf("env: %v %+v", err, c.IMAP)
+	}
+	// RFC 3501 §5.4: the autologout timer is at least 30 minutes.
+	for _, bad := range []string{"EIDER_IMAP_IDLE_TIMEOUT=10m", "EIDER_IMAP_PREAUTH_TIMEOUT=0s", "EIDER_IMAP_MAX_LINE_LENGTH=100",
+		"EIDER_IMAP_MAX_BAD_COMMANDS=0", "EIDER_IMAP_MAX_CONNECTIONS_PER_USER=-1"} {
+		if _, err := Load("", []string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestMongoDBBackendNeedsURI(t *testing.T) {
+	if _, err := Load("", []string{"EIDER_STORE_BACKEND=mongodb"}); err == nil || !strings.Contains(err.Error(), "mongo_uri") {
+		t.Errorf("mongodb without mongo_uri: err = %v", err)
+	}
+	c, err := Load("", []string{"EIDER_STORE_BACKEND=mongodb", "EIDER_STORE_MONGO_URI=mongodb://db1/?replicaSet=rs0", "EIDER_REDIS_URL=redis://r:6379/0"})
+	if err != nil || c.Store.MongoDatabase != "eider" || c.Redis.URL != "redis://r:6379/0" || c.Redis.Prefix != "eider:" {
+		t.Errorf("mongodb config: %+v %+v, %v", c.Store, c.Redis, err)
+	}
+	if _, err := Load("", []string{"EIDER_STORE_BACKEND=postgres"}); err == nil || !strings.Contains(err.Error(), "postgres") {
+		t.Errorf("unknown backend: err = %v", err)
+	}
+}
+
+func TestHTTPAPISettings(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.AdminToken != "" || c.HTTP.TokenSecret != "" || c.HTTP.TokenTTL != 24*time.Hour ||
+		c.HTTP.MaxLoginFailures != 10 || c.HTTP.LoginFailureWindow != 5*time.Minute {
+		t.Fatalf("defaults: %+v", c.HTTP)
+	}
+	c, err = Load("", []string{"EIDER_HTTP_ADMIN_TOKEN=0123456789abcdef", "EIDER_HTTP_TOKEN_TTL=1h", "EIDER_HTTP_MAX_LOGIN_FAILURES=3"})
+	if err != nil || c.HTTP.AdminToken != "0123456789abcdef" || c.HTTP.TokenTTL != time.Hour || c.HTTP.MaxLoginFailures != 3 {
+		t.Fatalf("env: %v %+v", err, c.HTTP)
+	}
+	for _, bad := range []string{"EIDER_HTTP_TOKEN_TTL=0s", "EIDER_HTTP_MAX_LOGIN_FAILURES=0", "EIDER_HTTP_LOGIN_FAILURE_WINDOW=-1s"} {
 		if _, err := Load("", []string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
