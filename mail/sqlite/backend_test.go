@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/eidermail/eider/mail/blob"
 	"github.com/eidermail/eider/mail/store"
+	"github.com/eidermail/eider/migrations"
 )
 
 func TestOpenConfig(t *testing.T) {
@@ -55,9 +57,13 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
+	files, err := fs.ReadDir(migrations.SQLite, "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var versions int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_version`).Scan(&versions); err != nil || versions != 1 {
-		t.Fatalf("schema_version rows = %d, %v; want 1", versions, err)
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_version`).Scan(&versions); err != nil || versions != len(files) {
+		t.Fatalf("schema_version rows = %d, %v; want %d (one per migration)", versions, err, len(files))
 	}
 	g, err := s.GetMessage(ctx, u.ID, m.ID)
 	if err != nil || g.UID != 1 {
@@ -99,19 +105,41 @@ func TestSegmentCodec(t *testing.T) {
 	}
 }
 
-// TestSearchUsesFTSIndex checks the query plan: BODY/TEXT terms of 3+
-// characters are answered through the FTS5 index (MATCH), not a scan.
+// TestSearchUsesFTSIndex checks the query plan: BODY/TEXT/HEADER strings
+// with indexed words are answered through the FTS5 index (MATCH), not a
+// scan.
 func TestSearchUsesFTSIndex(t *testing.T) {
 	s, _, _ := openTemp(t, "")
 	ctx := context.Background()
+	u, err := s.CreateUser(ctx, store.NewUser{Username: "plan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := s.FindMailbox(ctx, u.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := benchMessage(newTextGen(1), 1, 500)
+	m.Subject = "Quarterly report"
+	m.Headers = append(m.Headers, store.Header{Key: "Subject", Value: m.Subject})
+	m.Text = "The quarterly report: budget review."
+	if _, err := s.Append(ctx, u.ID, mb.ID, m); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []store.Criteria{
 		{Body: []string{"budget"}},
+		{Body: []string{"udge"}},
 		{Text: []string{"quarterly report"}},
 		{Header: []store.Header{{Key: "Subject", Value: "report"}}},
 		{Not: []store.Criteria{{Body: []string{"budget"}}}, Flag: []string{store.FlagSeen}},
 	} {
-		var b condBuilder
+		tx, err := s.r.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := condBuilder{ctx: ctx, tx: tx}
 		cond, err := b.criteria(&c, 0)
+		tx.Rollback()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -149,11 +149,11 @@ var (
 
 // bigMailbox returns a store with one mailbox of 100,000 ~4 KB messages,
 // built once and kept in the system temp dir across runs
-// (eider-bench-100k-v1; delete it to rebuild).
+// (eider-bench-100k-v3; delete it to rebuild).
 func bigMailbox(b *testing.B) *fixture {
 	fixOnce.Do(func() {
 		ctx := context.Background()
-		dir := filepath.Join(os.TempDir(), "eider-bench-100k-v1")
+		dir := filepath.Join(os.TempDir(), "eider-bench-100k-v3")
 		marker := filepath.Join(dir, "complete")
 		if _, err := os.Stat(marker); err != nil {
 			os.RemoveAll(dir)
@@ -365,6 +365,9 @@ func BenchmarkSearchText100k(b *testing.B) {
 		{"text-word-rank3000", store.Criteria{Text: []string{v[3000]}}},
 		{"body-phrase", store.Criteria{Body: []string{v[500] + " " + v[40]}}},
 		{"body-2char", store.Criteria{Body: []string{"zq"}}},
+		// Three letters from inside a common word: expands to every word
+		// that contains them.
+		{"body-inside-3char", store.Criteria{Body: []string{v[300][1:4]}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var hits int

@@ -112,6 +112,17 @@ func (s *Store) CheckConsistency(ctx context.Context) (*store.Check, error) {
 				problem("message %s: missing data row %v, missing full-text row %v", id, noData, noFTS)
 				return nil
 			}},
+		// Every indexed word must be in the word list, or substring
+		// searches could not find it (fulltext.go).
+		{`SELECT v.term FROM fts_vocab v WHERE NOT EXISTS (SELECT 1 FROM fts_words w WHERE w.term = v.term) LIMIT 100`,
+			func(scan func(...any) error) error {
+				var term string
+				if err := scan(&term); err != nil {
+					return err
+				}
+				problem("full-text word %q missing from the word list", term)
+				return nil
+			}},
 	}
 	for _, st := range steps {
 		if err := each(st.q, st.fn); err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,13 @@ func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.N
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: append: %w", err)
 	}
-	if err := s.groupAppend(ctx, msg, m); err != nil {
+	// Split the text into words here, in the caller's goroutine: the
+	// writer lock is the bottleneck of concurrent appends.
+	doc, err := newFTSDoc(m)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	if err := s.groupAppend(ctx, msg, m, doc); err != nil {
 		return nil, err
 	}
 	return msg, nil
@@ -49,6 +56,7 @@ type appendReq struct {
 	ctx  context.Context
 	msg  *store.Message
 	m    *store.NewMessage
+	doc  *ftsDoc
 	done chan error // buffered, receives exactly one result
 }
 
@@ -62,8 +70,8 @@ const maxGroup = 128
 // commits once — one fsync and one full-text index flush for the group.
 // Every caller returns only after the commit that holds its message, so an
 // acknowledged append is durable exactly as with a transaction of its own.
-func (s *Store) groupAppend(ctx context.Context, msg *store.Message, m *store.NewMessage) error {
-	req := &appendReq{ctx: ctx, msg: msg, m: m, done: make(chan error, 1)}
+func (s *Store) groupAppend(ctx context.Context, msg *store.Message, m *store.NewMessage, doc *ftsDoc) error {
+	req := &appendReq{ctx: ctx, msg: msg, m: m, doc: doc, done: make(chan error, 1)}
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
 	s.qmu.Unlock()
@@ -129,7 +137,7 @@ func (s *Store) runGroup(batch []*appendReq) {
 			errs[i] = fmt.Errorf("sqlite: append: %w", err)
 			continue
 		}
-		if err := appendWrite(t, r.msg, r.m, mbx, uno); err != nil {
+		if err := appendWrite(t, r.msg, r.m, r.doc, mbx, uno); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("sqlite: append: %w", err))
 			return
@@ -194,25 +202,68 @@ func appendTx(t *wtx, msg *store.Message, m *store.NewMessage) error {
 	if err != nil {
 		return err
 	}
-	if err := appendWrite(t, msg, m, mbx, uno); err != nil {
+	doc, err := newFTSDoc(m)
+	if err != nil {
+		return err
+	}
+	if err := appendWrite(t, msg, m, doc, mbx, uno); err != nil {
 		return err
 	}
 	return t.flushFTS()
 }
 
-// ftsRow is a full-text row waiting for flushFTS.
-type ftsRow struct {
-	mno           int64
+// ftsDoc is a message's full-text row: its header and body text (cleaned,
+// see cleanText) and the JSON array of its distinct words for fts_words.
+type ftsDoc struct {
 	headers, body string
+	words         string
 }
 
-// flushFTS inserts the full-text rows queued by appendWrite. They are
+// newFTSDoc builds the full-text row of m. It reads no database state, so
+// Append runs it before taking the writer lock.
+func newFTSDoc(m *store.NewMessage) (*ftsDoc, error) {
+	d := &ftsDoc{headers: cleanText(headerText(m)), body: cleanText(m.Text)}
+	seen := make(map[string]struct{}, 256)
+	words := make([]string, 0, 256)
+	add := func(w string, _, _ int) {
+		if _, ok := seen[w]; !ok {
+			seen[w] = struct{}{}
+			words = append(words, w)
+		}
+	}
+	forEachWord(d.headers, add)
+	forEachWord(d.body, add)
+	list, err := json.Marshal(words)
+	if err != nil {
+		return nil, fmt.Errorf("word list: %w", err)
+	}
+	d.words = string(list)
+	return d, nil
+}
+
+// ftsRow is a full-text row waiting for flushFTS.
+type ftsRow struct {
+	mno int64
+	doc *ftsDoc
+}
+
+// flushFTS indexes the full-text rows queued by appendWrite. They are
 // written after every other statement of the transaction because FTS5
 // flushes its pending index on each statement savepoint that follows an
 // FTS write: written last, a group of appends costs one index flush.
+//
+// The words of the rows go into fts_words first (the trigger adds new ones
+// to fts_words_tri), then the rows into fts. Both see the same cleaned
+// text, and forEachWord splits it as fts's tokenizer does, so fts_words
+// holds every word of fts.
 func (t *wtx) flushFTS() error {
 	for _, r := range t.fts {
-		if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.headers, r.body); err != nil {
+		if _, err := t.exec(`INSERT OR IGNORE INTO fts_words(term) SELECT value FROM json_each(?)`, r.doc.words); err != nil {
+			return fmt.Errorf("word list: %w", err)
+		}
+	}
+	for _, r := range t.fts {
+		if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.doc.headers, r.doc.body); err != nil {
 			return err
 		}
 	}
@@ -241,10 +292,9 @@ func appendCheck(t *wtx, userID, mailboxID string, size int64) (mbx, uno int64, 
 
 // appendWrite writes an append that appendCheck accepted. Any error from
 // it leaves the transaction with partial writes: the caller rolls back.
-func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, mbx, uno int64) error {
+func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, doc *ftsDoc, mbx, uno int64) error {
 	flags := msg.Flags
 	segs := encodeSegments(m.Segments)
-	hdrs := headerText(m)
 	refs := threadRefs(m)
 	sys := sysBits(flags)
 	if _, err := t.exec(`UPDATE users SET storage_used = storage_used + ? WHERE uno = ?`, m.Size, uno); err != nil {
@@ -283,7 +333,7 @@ func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, mbx, uno int64
 	if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) VALUES (?, ?, ?)`, mno, segs, m.Meta); err != nil {
 		return err
 	}
-	t.fts = append(t.fts, ftsRow{mno: mno, headers: hdrs, body: m.Text})
+	t.fts = append(t.fts, ftsRow{mno: mno, doc: doc})
 	for _, r := range refs {
 		if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) VALUES (?, ?, ?)`, mno, uno, r); err != nil {
 			return err
@@ -501,20 +551,19 @@ func cmpRefUID(a, b store.MessageRef) int { return cmp.Compare(a.UID, b.UID) }
 
 func parseRef(line string, cache map[string][]string) (store.MessageRef, error) {
 	var r store.MessageRef
-	f := strings.SplitN(line, " ", 4)
-	if len(f) < 3 {
+	// "uid modseq id[ flags]", cut in place: no allocation per line.
+	f0, rest, ok1 := strings.Cut(line, " ")
+	f1, rest, ok2 := strings.Cut(rest, " ")
+	id, flags, _ := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || id == "" {
 		return r, fmt.Errorf("bad ref line %q", line)
 	}
-	uid, err1 := strconv.ParseUint(f[0], 10, 32)
-	ms, err2 := strconv.ParseUint(f[1], 10, 64)
+	uid, err1 := strconv.ParseUint(f0, 10, 32)
+	ms, err2 := strconv.ParseUint(f1, 10, 64)
 	if err1 != nil || err2 != nil {
 		return r, fmt.Errorf("bad ref line %q", line)
 	}
-	r.UID, r.ModSeq, r.ID = uint32(uid), ms, f[2]
-	flags := ""
-	if len(f) == 4 {
-		flags = f[3]
-	}
+	r.UID, r.ModSeq, r.ID = uint32(uid), ms, id
 	fl, ok := cache[flags]
 	if !ok {
 		fl = splitFlags(flags)

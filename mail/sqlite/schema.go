@@ -10,6 +10,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"path"
 	"sort"
@@ -43,6 +45,10 @@ type Config struct {
 	Sync string
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
+	// MaxWordExpansion caps how many indexed words one piece of a search
+	// string may expand to (default DefaultMaxWordExpansion); a piece
+	// beyond it is answered by checking stored text instead (fulltext.go).
+	MaxWordExpansion int
 }
 
 // Store is the SQLite store.Store.
@@ -64,6 +70,8 @@ type Store struct {
 	// qmu guards queue: appends waiting for a group commit (groupAppend).
 	qmu   sync.Mutex
 	queue []*appendReq
+
+	maxExpand int // Config.MaxWordExpansion
 }
 
 var _ store.Store = (*Store)(nil)
@@ -82,6 +90,9 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	}
 	if blobs == nil {
 		return nil, fmt.Errorf("sqlite: open: nil blob store: %w", store.ErrInvalidInput)
+	}
+	if cfg.MaxWordExpansion < 0 {
+		return nil, fmt.Errorf("sqlite: open: MaxWordExpansion %d < 0: %w", cfg.MaxWordExpansion, store.ErrInvalidInput)
 	}
 	syncMode := "FULL"
 	switch strings.ToLower(cfg.Sync) {
@@ -137,7 +148,8 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
+	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{},
+		maxExpand: cmp.Or(cfg.MaxWordExpansion, DefaultMaxWordExpansion)}
 	return s, nil
 }
 
@@ -159,6 +171,12 @@ func (s *Store) Close() error {
 
 // migrate applies the embedded migrations above the recorded version.
 func migrate(ctx context.Context, db *sql.DB) error {
+	return migrateTo(ctx, db, math.MaxInt)
+}
+
+// migrateTo applies the embedded migrations above the recorded version, up
+// to version upTo (tests build old stores with it).
+func migrateTo(ctx context.Context, db *sql.DB, upTo int) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version INTEGER PRIMARY KEY, applied INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
@@ -186,7 +204,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].v < ms[j].v })
 	for _, m := range ms {
-		if m.v <= cur {
+		if m.v <= cur || m.v > upTo {
 			continue
 		}
 		body, err := fs.ReadFile(migrations.SQLite, path.Join("sqlite", m.name))

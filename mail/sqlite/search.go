@@ -2,12 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/eidermail/eider/mail/store"
@@ -16,12 +16,13 @@ import (
 
 // Search translates c into one SQL query over the mailbox.
 //
-// BODY and TEXT terms of 3+ characters are answered by the FTS5 trigram
-// index (case-insensitive substring match); shorter terms, which trigram
-// cannot index, are matched by eider_contains on the FTS content of the
-// mailbox's messages only. HEADER uses the trigram index to pick candidate
-// messages, then eider_header checks the named field. Dates compare
-// calendar days in UTC.
+// BODY, TEXT and HEADER strings are case-insensitive substring matches
+// (RFC 3501 §6.4.4), answered through the word index (see fullText): a
+// string is expanded, through the trigram index over the word list, into
+// the indexed words that contain its pieces. Dates compare calendar days
+// in UTC. The expansion and the query read one snapshot (one read
+// transaction), so a message committed meanwhile is either wholly in or
+// wholly out.
 func (s *Store) Search(ctx context.Context, userID, mailboxID string, c *store.Criteria) ([]uint32, error) {
 	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
 	if err != nil {
@@ -30,13 +31,27 @@ func (s *Store) Search(ctx context.Context, userID, mailboxID string, c *store.C
 	if c == nil {
 		c = &store.Criteria{}
 	}
-	var b condBuilder
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search: %w", err)
+	}
+	defer tx.Rollback()
+	b := condBuilder{ctx: ctx, tx: tx, maxExpand: s.maxExpand}
 	cond, err := b.criteria(c, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search: %w", err)
 	}
-	q := `SELECT m.uid FROM messages m WHERE m.mbx = ? AND ` + cond + ` ORDER BY m.uid`
-	rows, err := s.r.QueryContext(ctx, q, append([]any{mbx}, b.args...)...)
+	from := "messages m"
+	if few, err := b.fewHits(mbx); err != nil {
+		return nil, fmt.Errorf("sqlite: search: %w", err)
+	} else if few {
+		// Look the full-text hits up one by one in the narrow (mno, mbx,
+		// uid) index instead of scanning the whole mailbox and probing the
+		// hit list for each message.
+		from = "messages m INDEXED BY messages_mno"
+	}
+	q := `SELECT m.uid FROM ` + from + ` WHERE m.mbx = ? AND ` + cond + ` ORDER BY m.uid`
+	rows, err := tx.QueryContext(ctx, q, append([]any{mbx}, b.args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search: %w", err)
 	}
@@ -60,6 +75,16 @@ const maxCriteriaDepth = 64
 
 type condBuilder struct {
 	args []any
+	// ctx and tx read the word list (expansions); maxExpand caps the
+	// words one piece of a search string may expand to.
+	ctx       context.Context
+	tx        *sql.Tx
+	maxExpand int
+	// probes are the FTS5 queries of full-text conditions that every hit
+	// must satisfy (top-level AND), for Search's choice of plan; top says
+	// whether the condition being built is at the top level.
+	probes []string
+	top    bool
 }
 
 func (b *condBuilder) arg(v any) string {
@@ -83,14 +108,29 @@ func (b *condBuilder) criteria(c *store.Criteria, depth int) (string, error) {
 	for _, f := range c.NotFlag {
 		parts = append(parts, b.flag(f, false))
 	}
+	// fullText and header record probes at the top level only; the Not and
+	// Or recursion below resets b.top, so it is set here, before them.
+	b.top = depth == 0
 	for _, h := range c.Header {
-		parts = append(parts, b.header(h))
+		p, err := b.header(h)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, p)
 	}
 	for _, t := range c.Body {
-		parts = append(parts, b.fullText(t, true))
+		p, err := b.fullText(t, true)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, p)
 	}
 	for _, t := range c.Text {
-		parts = append(parts, b.fullText(t, false))
+		p, err := b.fullText(t, false)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, p)
 	}
 	parts = b.dates(parts, "m.internal_date", c.Before, c.On, c.Since)
 	parts = b.dates(parts, "m.sent_date", c.SentBefore, c.SentOn, c.SentSince)
@@ -163,43 +203,6 @@ func (b *condBuilder) flag(f string, set bool) string {
 	return "(" + not + "instr(' ' || lower(m.flags) || ' ', " + b.arg(" "+strings.ToLower(f)+" ") + ") > 0)"
 }
 
-// ftsPhrase quotes a term as an FTS5 string.
-func ftsPhrase(t string) string {
-	return `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
-}
-
-// trigramOK reports whether the trigram index can answer a substring
-// query for t (3+ characters).
-func trigramOK(t string) bool { return utf8.RuneCountInString(t) >= 3 }
-
-func (b *condBuilder) fullText(t string, bodyOnly bool) string {
-	if t == "" {
-		return "1"
-	}
-	if trigramOK(t) {
-		q := ftsPhrase(t)
-		if bodyOnly {
-			q = "body : " + q
-		}
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(q) + "))"
-	}
-	if bodyOnly {
-		return "EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND eider_contains(fts.body, " + b.arg(t) + "))"
-	}
-	a := b.arg(t)
-	return "EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND (eider_contains(fts.headers, " + a +
-		") OR eider_contains(fts.body, " + b.arg(t) + ")))"
-}
-
-func (b *condBuilder) header(h store.Header) string {
-	if trigramOK(h.Value) {
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg("headers : "+ftsPhrase(h.Value)) +
-			" AND eider_header(headers, " + b.arg(h.Key) + ", " + b.arg(h.Value) + ")))"
-	}
-	return "EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND eider_header(fts.headers, " +
-		b.arg(h.Key) + ", " + b.arg(h.Value) + "))"
-}
-
 // day returns the start of the calendar day of t (its Y-M-D) in UTC.
 func day(t time.Time) int64 {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).UnixNano()
@@ -224,9 +227,9 @@ func (b *condBuilder) dates(parts []string, col string, before, on, since time.T
 // --- SQL functions ---
 
 // containsFold reports whether needle occurs in hay, ignoring case.
-// Folding is per character (simple lowercase mapping, no ß -> ss), the
-// same kind the FTS5 trigram tokenizer applies, so short and long terms
-// agree.
+// Folding is per character with the full-text index's own folding
+// (foldRune: unicode61's simple one-to-one mapping, no ß -> ss), so a
+// string checked here and one answered by the index alone agree.
 func containsFold(hay, needle string) bool {
 	if needle == "" {
 		return true
@@ -238,7 +241,7 @@ func containsFold(hay, needle string) bool {
 }
 
 func lowerRunes(s string) string {
-	return strings.Map(unicode.ToLower, s)
+	return strings.Map(foldRune, s)
 }
 
 func isASCII(s string) bool {
