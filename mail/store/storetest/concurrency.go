@@ -25,6 +25,9 @@ func testConcurrency(t *testing.T, h *harness) {
 	if testing.Short() {
 		perWriter = PerWriterShort
 	}
+	if h.opts.PerWriter > 0 {
+		perWriter = h.opts.PerWriter
+	}
 	u := h.user("conc")
 	mb := h.mailbox(u, "INBOX")
 

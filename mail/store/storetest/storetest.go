@@ -29,8 +29,26 @@ import (
 // cleanup (t.Cleanup) to close the store.
 type Opener func(t *testing.T) (store.Store, blob.Store)
 
+// Options adapt the suite to a backend's test server. The zero value is
+// the full suite, which Run uses.
+type Options struct {
+	// PerWriter, if > 0, is the number of messages each of the Writers
+	// appends in the Concurrency test instead of PerWriter (or
+	// PerWriterShort with -short): for a test server too slow for the
+	// full size (the MongoDB backend on FerretDB).
+	PerWriter int
+	// Skip maps subtest names to the reason they cannot run on this test
+	// server; they are reported as skipped with that reason.
+	Skip map[string]string
+}
+
 // Run runs the whole conformance suite.
 func Run(t *testing.T, open func(t *testing.T) (store.Store, blob.Store)) {
+	RunWith(t, open, Options{})
+}
+
+// RunWith runs the conformance suite adapted by opts.
+func RunWith(t *testing.T, open func(t *testing.T) (store.Store, blob.Store), opts Options) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, h *harness)
@@ -71,8 +89,11 @@ func Run(t *testing.T, open func(t *testing.T) (store.Store, blob.Store)) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if why, ok := opts.Skip[tc.name]; ok {
+				t.Skip(why)
+			}
 			s, bs := open(t)
-			h := &harness{t: t, s: s, bs: bs, ctx: context.Background()}
+			h := &harness{t: t, s: s, bs: bs, ctx: context.Background(), opts: opts}
 			tc.fn(t, h)
 			h.consistent()
 		})
@@ -80,11 +101,12 @@ func Run(t *testing.T, open func(t *testing.T) (store.Store, blob.Store)) {
 }
 
 type harness struct {
-	t   *testing.T
-	s   store.Store
-	bs  blob.Store
-	ctx context.Context
-	n   int
+	t    *testing.T
+	s    store.Store
+	bs   blob.Store
+	ctx  context.Context
+	n    int
+	opts Options
 }
 
 // consistent fails the test if CheckConsistency reports problems.
