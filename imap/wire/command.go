@@ -166,10 +166,11 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	for {
 		err := r.readLine()
 		if err == errTooLong {
+			tag := r.longTag
 			if derr := r.discardCommand(); derr != nil {
 				return nil, derr
 			}
-			return nil, &SyntaxError{Kind: KindTooLong, Msg: "command line too long"}
+			return nil, &SyntaxError{Kind: KindTooLong, Tag: tag, Msg: "command line too long"}
 		}
 		if err != nil {
 			return nil, err

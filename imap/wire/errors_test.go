@@ -54,8 +54,13 @@ func TestErrorsResync(t *testing.T) {
 		{"too deep NOT chain", "a1 SEARCH " + strings.Repeat("NOT ", 50) + "ALL\r\n", "a1", KindSyntax, Limits{MaxDepth: 10}},
 
 		// Overlong lines, also ones announcing a literal that must be skipped.
-		{"overlong line", "a1 SEARCH " + strings.Repeat("SEEN ", 100) + "ALL\r\n", "", KindTooLong, Limits{MaxLine: 100}},
-		{"overlong line with non-sync literal", "a1 LOGIN " + strings.Repeat("x", 200) + " {20+}\r\nb1 NOOP\r\nb2 NOOP\r\nc\r\n", "", KindTooLong, Limits{MaxLine: 100}},
+		// The tag of an overlong first line is recovered so the client
+		// gets a tagged answer.
+		{"overlong line", "a1 SEARCH " + strings.Repeat("SEEN ", 100) + "ALL\r\n", "a1", KindTooLong, Limits{MaxLine: 100}},
+		{"overlong line with non-sync literal", "a1 LOGIN " + strings.Repeat("x", 200) + " {20+}\r\nb1 NOOP\r\nb2 NOOP\r\nc\r\n", "a1", KindTooLong, Limits{MaxLine: 100}},
+		{"overlong line without a tag", strings.Repeat("x", 200) + "\r\n", "", KindTooLong, Limits{MaxLine: 100}},
+		{"overlong line with an invalid tag", "a+b " + strings.Repeat("x", 200) + "\r\n", "", KindTooLong, Limits{MaxLine: 100}},
+		{"overlong line beyond the read buffer", "big " + strings.Repeat("x", 40000) + "\r\n", "big", KindTooLong, Limits{MaxLine: 100}},
 		{"overlong continuation line", "a1 LOGIN {1}\r\nx " + strings.Repeat("y", 200) + "\r\n", "a1", KindTooLong, Limits{MaxLine: 100}},
 
 		// Literals too large.
@@ -138,7 +143,7 @@ func TestLongLines(t *testing.T) {
 	r, _ = testReader(huge+"c NOOP\r\n", Limits{})
 	_, err := r.ReadCommand()
 	var se *SyntaxError
-	if !errors.As(err, &se) || se.Kind != KindTooLong || se.Fatal {
+	if !errors.As(err, &se) || se.Kind != KindTooLong || se.Fatal || se.Tag != "a" {
 		t.Fatalf("%v", err)
 	}
 	if se.Error() == "" || se.Kind.String() != "too long" {

@@ -90,6 +90,7 @@ type Reader struct {
 	line []byte // current line (segment of a command) without CRLF
 	pos  int    // parse position in line
 
+	longTag string   // tag at the start of the last overlong line, "" if none
 	used    int64    // bytes of the current command buffered beyond its first line
 	depth   int      // current nesting depth
 	pending *Literal // APPEND message literal handed to the session
@@ -131,10 +132,12 @@ func (r *Reader) readLine() error {
 	r.buf = r.buf[:0]
 	r.pos = 0
 	r.line = nil
+	r.longTag = ""
 	max := r.lim.MaxLine + 2 // CRLF
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		if len(r.buf)+len(chunk) > max {
+			r.longTag = leadingTag(append(r.buf, chunk...))
 			return r.discardLongLine(chunk, err)
 		}
 		r.buf = append(r.buf, chunk...)
@@ -154,11 +157,34 @@ func (r *Reader) readLine() error {
 		l = l[:n-1]
 	}
 	if len(l) > r.lim.MaxLine {
+		r.longTag = leadingTag(l)
 		r.line = keepTail(nil, l)
 		return errTooLong
 	}
 	r.line = l
 	return nil
+}
+
+// maxTagKept bounds the tag recovered from an overlong line.
+const maxTagKept = 64
+
+// leadingTag returns the tag that starts line (tag chars up to a space),
+// or "" if the line does not start with one: the session can then answer
+// an overlong command with its tag, so that the client's command does not
+// wait for an answer forever.
+func leadingTag(line []byte) string {
+	for i, c := range line {
+		if c == ' ' {
+			if i == 0 {
+				return ""
+			}
+			return string(line[:i])
+		}
+		if !tagChar[c] || i >= maxTagKept {
+			return ""
+		}
+	}
+	return ""
 }
 
 func keepTail(dst, b []byte) []byte {
