@@ -1,0 +1,58 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/eidermail/eider/api"
+	"github.com/eidermail/eider/mail/store"
+)
+
+// GetHealth answers 200 when the store answers within 2 seconds.
+func (h *Handlers) GetHealth(ctx context.Context, _ api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
+	ctx = reqCtx(ctx)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := h.svc.Store.ListUsers(ctx, "", 1); err != nil {
+		h.log.Error("health check: store", "err", err)
+		return api.GetHealth503JSONResponse{Status: "store unavailable"}, nil
+	}
+	return api.GetHealth200JSONResponse{Status: "ok"}, nil
+}
+
+// GetMetrics renders the request metrics.
+func (h *Handlers) GetMetrics(context.Context, api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+	return api.GetMetrics200TextResponse(h.metrics.render()), nil
+}
+
+// Authenticate exchanges a login and password for a token. Failures are
+// counted per client address; past the limit the answer is 429 without
+// checking the password, so guessing is throttled across logins.
+func (h *Handlers) Authenticate(ctx context.Context, req api.AuthenticateRequestObject) (api.AuthenticateResponseObject, error) {
+	ctx = reqCtx(ctx)
+	key := "?"
+	if r := requestOf(ctx); r != nil {
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			key = host
+		}
+	}
+	if left, blocked := h.limiter.blocked(key); blocked {
+		secs := int(left/time.Second) + 1
+		return nil, &apiError{status: 429, code: api.ProblemCodeRateLimited, detail: fmt.Sprintf("too many failed logins; retry in %d s", secs), retryAfter: secs}
+	}
+	u, err := h.svc.Authenticate(ctx, strings.TrimSpace(req.Body.Username), req.Body.Password)
+	if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrUserDisabled) {
+		h.limiter.fail(key)
+		return nil, errUnauthorized("wrong username or password")
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.limiter.succeed(key)
+	tok, exp := h.tokens.issue(u)
+	return api.Authenticate200JSONResponse{Token: tok, Expires: exp.UTC(), User: u.ID}, nil
+}
