@@ -7,7 +7,7 @@ PKGS    := ./...
 # -race needs cgo; CI runs it, `make test` too when a C compiler is present.
 RACE    := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build run test bench generate lint fuzz clean
+.PHONY: all build run test bench generate lint lint-api fuzz clean
 
 all: build
 
@@ -34,12 +34,24 @@ fuzz:
 ## generate: regenerate code from its sources (api/ from openapi.yaml)
 generate:
 	$(GO) generate $(PKGS)
+	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent generate
 
-## lint: gofmt and go vet must be clean
-lint:
+## lint: gofmt and go vet clean, api/ generated from the current
+## openapi.yaml, and the contract clean under the pinned OpenAPI linter
+lint: lint-api
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+## lint-api: regenerate api/ and the TypeScript client's types (both must
+## leave the committed files unchanged), lint openapi.yaml with @redocly/cli
+## pinned in tools/lint, and compile the TypeScript client with tsc
+lint-api:
+	$(GO) generate ./api/
+	@git diff --exit-code --stat -- api/ || { echo "api/ differs from what openapi.yaml generates: run make generate and commit"; exit 1; }
+	cd tools/lint && npm ci --no-audit --no-fund --loglevel=error && npx redocly lint ../../openapi.yaml
+	cd sdk/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent generate && npm run --silent build
+	@git diff --exit-code --stat -- sdk/typescript/src/ || { echo "sdk/typescript/src/schema.ts differs from what openapi.yaml generates: run make lint and commit"; exit 1; }
 
 clean:
 	rm -rf bin

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,9 +12,13 @@ import (
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/blob"
 	"github.com/eidermail/eider/mail/bus"
+	"github.com/eidermail/eider/mail/cluster"
 	"github.com/eidermail/eider/mail/mimetree"
+	"github.com/eidermail/eider/mail/mongo"
 	"github.com/eidermail/eider/mail/password"
 	"github.com/eidermail/eider/mail/sqlite"
+	"github.com/eidermail/eider/pop3"
+	"github.com/redis/go-redis/v9"
 )
 
 func setup(path string, stderr io.Writer) (config.Config, *slog.Logger, error) {
@@ -25,8 +30,27 @@ func setup(path string, stderr io.Writer) (config.Config, *slog.Logger, error) {
 }
 
 // open builds the mail core on the configured backend: the embedded SQLite
-// store with a file blob store and the in-process change bus.
+// store with a file blob store and the in-process change bus, or (store
+// backend "mongodb") MongoDB with GridFS blobs and, when redis.url is set,
+// the Redis change bus and shared locks.
 func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*mail.Service, error) {
+	lim := mimetree.DefaultLimits()
+	lim.MaxSize = cfg.Limits.MaxMessageSize
+	lim.MaxHeader = cfg.Limits.MaxHeaderSize
+	lim.MaxDepth = cfg.Limits.MaxMIMEDepth
+	lim.MaxParts = cfg.Limits.MaxParts
+	lim.InlineMax = cfg.Limits.InlineMax
+	svc := &mail.Service{
+		Limits:   lim,
+		Password: password.Params{Time: cfg.Password.Time, Memory: cfg.Password.Memory, Threads: cfg.Password.Threads},
+		Log:      log,
+	}
+	if cfg.Store.Backend == "mongodb" {
+		if err := openDistributed(ctx, cfg, log, svc); err != nil {
+			return nil, err
+		}
+		return svc, nil
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -34,22 +58,71 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*mail.Servi
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLitePath, Sync: cfg.Store.Sync}, blobs)
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLitePath, Sync: cfg.Store.Sync,
+		MaxWordExpansion: cfg.Store.SearchMaxWordExpansion}, blobs)
 	if err != nil {
 		return nil, err
 	}
-	lim := mimetree.DefaultLimits()
-	lim.MaxSize = cfg.Limits.MaxMessageSize
-	lim.MaxHeader = cfg.Limits.MaxHeaderSize
-	lim.MaxDepth = cfg.Limits.MaxMIMEDepth
-	lim.MaxParts = cfg.Limits.MaxParts
-	lim.InlineMax = cfg.Limits.InlineMax
-	return &mail.Service{
-		Store:    st,
-		Blobs:    blobs,
-		Bus:      bus.NewLocal(),
-		Limits:   lim,
-		Password: password.Params{Time: cfg.Password.Time, Memory: cfg.Password.Memory, Threads: cfg.Password.Threads},
-		Log:      log,
-	}, nil
+	svc.Store, svc.Blobs, svc.Bus = st, blobs, bus.NewLocal()
+	return svc, nil
+}
+
+// redisBus is the Redis change bus with the shared state created on the
+// same Redis: serve hands its POP3 lock to the POP3 server.
+type redisBus struct {
+	*bus.Redis
+	cluster *cluster.Cluster
+	rdb     *redis.Client
+}
+
+// Close stops the bus and closes its Redis client.
+func (r redisBus) Close() error {
+	return errors.Join(r.Redis.Close(), r.rdb.Close())
+}
+
+// pop3Locker returns the POP3 maildrop lock shared through Redis, or nil
+// (the POP3 server's in-process lock) without Redis.
+func pop3Locker(svc *mail.Service) pop3.Locker {
+	if rb, ok := svc.Bus.(redisBus); ok {
+		return rb.cluster.POP3Locker()
+	}
+	return nil
+}
+
+// openDistributed fills svc with the MongoDB store, GridFS blobs, and the
+// Redis bus and per-user lock (or, without redis.url, the in-process bus
+// and lock: one instance only).
+func openDistributed(ctx context.Context, cfg config.Config, log *slog.Logger, svc *mail.Service) error {
+	var locker mongo.Locker
+	if cfg.Redis.URL != "" {
+		opts, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return fmt.Errorf("redis.url: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			rdb.Close()
+			return fmt.Errorf("redis %s: %w", opts.Addr, err)
+		}
+		cl := cluster.New(rdb, cluster.Options{Prefix: cfg.Redis.Prefix, Logger: log})
+		svc.Bus = redisBus{Redis: bus.NewRedis(rdb, bus.RedisOptions{Prefix: cfg.Redis.Prefix + "beacon:", Logger: log}), cluster: cl, rdb: rdb}
+		locker = cl
+	} else {
+		log.Warn("store.backend mongodb without redis.url: in-process bus and locks, run a single instance")
+		svc.Bus = bus.NewLocal()
+	}
+	c, err := mongo.Connect(ctx, cfg.Store.MongoURI)
+	if err != nil {
+		svc.Bus.Close()
+		return err
+	}
+	blobs := mongo.NewGridFS(c.Database(cfg.Store.MongoDatabase), "")
+	st, err := mongo.New(ctx, c, mongo.Config{Database: cfg.Store.MongoDatabase, Locker: locker, Logger: log}, blobs)
+	if err != nil {
+		c.Disconnect(context.WithoutCancel(ctx))
+		svc.Bus.Close()
+		return err
+	}
+	svc.Store, svc.Blobs = st, blobs
+	return nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/eidermail/eider/certs"
 	"github.com/eidermail/eider/config"
+	"github.com/eidermail/eider/imap"
+	"github.com/eidermail/eider/imap/wire"
 	"github.com/eidermail/eider/lmtp"
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/delivery"
@@ -41,16 +43,28 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 		if err != nil {
 			return fmt.Errorf("http listener: %w", err)
 		}
-		srv = &http.Server{Handler: server.New(svc, log), ReadHeaderTimeout: 10 * time.Second}
+		h, err := server.New(svc, server.Options{
+			Log:                log,
+			AdminToken:         cfg.HTTP.AdminToken,
+			TokenSecret:        cfg.HTTP.TokenSecret,
+			DataDir:            cfg.DataDir,
+			TokenTTL:           cfg.HTTP.TokenTTL,
+			MaxLoginFailures:   cfg.HTTP.MaxLoginFailures,
+			LoginFailureWindow: cfg.HTTP.LoginFailureWindow,
+			SpamHeader:         cfg.Delivery.SpamHeader,
+			SpamValue:          cfg.Delivery.SpamValue,
+		})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("http: %w", err)
+		}
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("http: %w", err)
 			}
 		}()
 		log.Info("listening", "proto", "http", "addr", ln.Addr().String())
-	}
-	if cfg.IMAP.Listen != "" {
-		log.Warn("listener not built yet; skipped", "proto", "imap", "addr", cfg.IMAP.Listen)
 	}
 	ms, err := startMail(cfg, svc, log, errc)
 	if err != nil {
@@ -109,21 +123,23 @@ func pruneJournal(ctx context.Context, st pruner, keep time.Duration, log *slog.
 	}
 }
 
-// mailServers are the delivery and POP3 listeners.
+// mailServers are the delivery, POP3 and IMAP listeners.
 type mailServers struct {
 	log  *slog.Logger
 	lmtp *lmtp.Server
 	smtp *lmtp.Server
 	pop3 *pop3.Server
+	imap *imap.Server
 }
 
-// startMail starts LMTP, the SMTP maildrop and POP3 (plain and implicit
-// TLS) on their configured addresses; an empty address disables one. A
+// startMail starts LMTP, the SMTP maildrop, POP3 and IMAP (plain and
+// implicit TLS) on their configured addresses; an empty address disables one. A
 // listener that fails later reports on errc.
 func startMail(cfg config.Config, svc *mail.Service, log *slog.Logger, errc chan<- error) (*mailServers, error) {
 	m := &mailServers{log: log}
 	var tlsCfg *tls.Config
-	if cfg.POP3.Listen != "" || cfg.POP3.TLSListen != "" || cfg.SMTP.Listen != "" {
+	if cfg.POP3.Listen != "" || cfg.POP3.TLSListen != "" || cfg.SMTP.Listen != "" ||
+		cfg.IMAP.Listen != "" || cfg.IMAP.TLSListen != "" {
 		var err error
 		if tlsCfg, err = certs.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.DataDir, log); err != nil {
 			return m, err
@@ -183,6 +199,7 @@ func startMail(cfg config.Config, svc *mail.Service, log *slog.Logger, errc chan
 			MaxLineLength:          cfg.Limits.MaxCommandLength,
 			MaxConnections:         cfg.Limits.MaxConnections,
 			Hostname:               cfg.Delivery.Hostname,
+			Locker:                 pop3Locker(svc), // shared through Redis in distributed mode
 			Log:                    log,
 		})
 		if cfg.POP3.Listen != "" {
@@ -196,11 +213,40 @@ func startMail(cfg config.Config, svc *mail.Service, log *slog.Logger, errc chan
 			}
 		}
 	}
+	if cfg.IMAP.Listen != "" || cfg.IMAP.TLSListen != "" {
+		m.imap = imap.NewServer(imap.Options{
+			Service:                svc,
+			TLS:                    tlsCfg,
+			AllowPlaintext:         cfg.Auth.AllowPlaintext,
+			AllowPlaintextLoopback: cfg.Auth.AllowPlaintextLoopback,
+			MaxFailures:            cfg.Auth.MaxFailures,
+			FailureDelay:           cfg.Auth.FailureDelay,
+			Limits:                 wire.Limits{MaxLine: cfg.IMAP.MaxLineLength, MaxLiteral: cfg.Limits.MaxMessageSize},
+			MaxConnections:         cfg.Limits.MaxConnections,
+			MaxConnectionsPerIP:    cfg.IMAP.MaxConnectionsPerIP,
+			MaxConnectionsPerUser:  cfg.IMAP.MaxConnectionsPerUser,
+			MaxBadCommands:         cfg.IMAP.MaxBadCommands,
+			IdleTimeout:            cfg.IMAP.IdleTimeout,
+			PreAuthTimeout:         cfg.IMAP.PreAuthTimeout,
+			Hostname:               cfg.Delivery.Hostname,
+			Log:                    log,
+		})
+		if cfg.IMAP.Listen != "" {
+			if err := listen("imap", cfg.IMAP.Listen, m.imap.Serve); err != nil {
+				return m, err
+			}
+		}
+		if cfg.IMAP.TLSListen != "" {
+			if err := listen("imaps", cfg.IMAP.TLSListen, m.imap.ServeTLS); err != nil {
+				return m, err
+			}
+		}
+	}
 	return m, nil
 }
 
-// shutdown stops accepting everywhere at once, then lets deliveries and
-// POP3 updates in progress finish until ctx ends.
+// shutdown stops accepting everywhere at once, then lets deliveries, POP3
+// updates and IMAP commands in progress finish until ctx ends.
 func (m *mailServers) shutdown(ctx context.Context) {
 	var wg sync.WaitGroup
 	stop := func(name string, fn func(context.Context) error) {
@@ -220,6 +266,9 @@ func (m *mailServers) shutdown(ctx context.Context) {
 	}
 	if m.pop3 != nil {
 		stop("pop3", m.pop3.Shutdown)
+	}
+	if m.imap != nil {
+		stop("imap", m.imap.Shutdown)
 	}
 	wg.Wait()
 }
