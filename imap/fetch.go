@@ -176,6 +176,9 @@ func (s *Session) fetchRefs(uids []uint32, a *wire.FetchArgs) (int, error) {
 		return nil
 	}
 	missing := 0
+	// One record for every response: writeFetch takes a pointer, and a
+	// record per message would be a heap allocation per message.
+	var m store.Message
 	for start := 0; start < len(uids); start += fetchRefBatch {
 		batch := uids[start:min(start+fetchRefBatch, len(uids))]
 		if err := load(batch); err != nil {
@@ -192,10 +195,10 @@ func (s *Session) fetchRefs(uids []uint32, a *wire.FetchArgs) (int, error) {
 				missing++
 				continue
 			}
-			m := store.Message{MessageRef: refs[j]}
-			if a.HasChangedSince && m.ModSeq <= a.ChangedSince {
+			if a.HasChangedSince && refs[j].ModSeq <= a.ChangedSince {
 				continue
 			}
+			m.MessageRef = refs[j]
 			if err := s.writeFetch(s.sel.seq(uid), &m, nil, a.Items, false); err != nil {
 				return 0, err
 			}

@@ -1,15 +1,12 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -459,19 +456,6 @@ func headerText(m *store.NewMessage) string {
 	return sb.String()
 }
 
-// ListRefs returns UID, MODSEQ and flags of every message, ascending UID.
-func (s *Store) ListRefs(ctx context.Context, userID, mailboxID string) ([]store.MessageRef, error) {
-	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list refs: %w", err)
-	}
-	refs, err := queryRefs(ctx, s.r, mbx, 0)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list refs: %w", err)
-	}
-	return refs, nil
-}
-
 // ChangedSince returns the messages with MODSEQ > modseq, ascending UID.
 func (s *Store) ChangedSince(ctx context.Context, userID, mailboxID string, modseq uint64) ([]store.MessageRef, error) {
 	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
@@ -483,96 +467,6 @@ func (s *Store) ChangedSince(ctx context.Context, userID, mailboxID string, mods
 		return nil, fmt.Errorf("sqlite: changed since: %w", err)
 	}
 	return refs, nil
-}
-
-// refsChunk is how many refs one query of queryRefs returns.
-const refsChunk = 16384
-
-// queryRefs lists the refs of a mailbox with MODSEQ > modseq. The rows are
-// packed by SQLite into one text value per chunk ("uid modseq id flags..."
-// lines): per-row driver overhead dominates otherwise (ListRefs of 100k
-// messages is a hot path for IMAP SELECT).
-func queryRefs(ctx context.Context, q querier, mbx int64, modseq uint64) ([]store.MessageRef, error) {
-	tx, err := q.(interface {
-		BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
-	}).BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback() // one snapshot for all chunks
-	var out []store.MessageRef
-	// Flag lists repeat a lot; refs with equal flags share one slice
-	// (callers must not modify Flags in place).
-	cache := map[string][]string{}
-	var after int64
-	for {
-		var packed sql.NullString
-		var n int
-		var last sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT group_concat(uid || ' ' || modseq || ' ' || id || ' ' || flags, char(10)),
-			COUNT(*), MAX(uid) FROM (SELECT uid, modseq, id, flags FROM messages
-			WHERE mbx = ? AND uid > ? AND modseq > ? ORDER BY uid LIMIT ?)`,
-			mbx, after, int64(modseq), refsChunk).Scan(&packed, &n, &last)
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			break
-		}
-		if out == nil {
-			var total int
-			if err := tx.QueryRowContext(ctx, `SELECT total FROM mailboxes WHERE mbx = ?`, mbx).Scan(&total); err != nil {
-				return nil, err
-			}
-			out = make([]store.MessageRef, 0, max(n, min(total, 1<<22)))
-		}
-		first := len(out)
-		for line := range strings.SplitSeq(packed.String, "\n") {
-			r, err := parseRef(line, cache)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		// The subquery is ordered; group_concat keeps that order in
-		// practice, but SQL does not promise it: make sure.
-		if chunk := out[first:]; !slices.IsSortedFunc(chunk, cmpRefUID) {
-			slices.SortFunc(chunk, cmpRefUID)
-		}
-		if n < refsChunk {
-			break
-		}
-		after = last.Int64
-	}
-	return out, nil
-}
-
-func cmpRefUID(a, b store.MessageRef) int { return cmp.Compare(a.UID, b.UID) }
-
-func parseRef(line string, cache map[string][]string) (store.MessageRef, error) {
-	var r store.MessageRef
-	// "uid modseq id[ flags]", cut in place: no allocation per line.
-	f0, rest, ok1 := strings.Cut(line, " ")
-	f1, rest, ok2 := strings.Cut(rest, " ")
-	id, flags, _ := strings.Cut(rest, " ")
-	if !ok1 || !ok2 || id == "" {
-		return r, fmt.Errorf("bad ref line %q", line)
-	}
-	uid, err1 := strconv.ParseUint(f0, 10, 32)
-	ms, err2 := strconv.ParseUint(f1, 10, 64)
-	if err1 != nil || err2 != nil {
-		return r, fmt.Errorf("bad ref line %q", line)
-	}
-	r.UID, r.ModSeq, r.ID = uint32(uid), ms, id
-	fl, ok := cache[flags]
-	if !ok {
-		fl = splitFlags(flags)
-		if len(cache) < 1024 {
-			cache[flags] = fl
-		}
-	}
-	r.Flags = fl
-	return r, nil
 }
 
 const msgCols = `m.mno, m.id, m.uid, m.modseq, m.flags, mb.id, u.id, m.internal_date, m.size, m.thread_id,

@@ -49,6 +49,10 @@ type Config struct {
 	// string may expand to (default DefaultMaxWordExpansion); a piece
 	// beyond it is answered by checking stored text instead (fulltext.go).
 	MaxWordExpansion int
+	// RefsCache is how many message refs (about 100 bytes each) the
+	// listing cache of large mailboxes may hold (refs.go); 0 means
+	// DefaultRefsCache, negative disables it.
+	RefsCache int
 }
 
 // Store is the SQLite store.Store.
@@ -72,6 +76,8 @@ type Store struct {
 	queue []*appendReq
 
 	maxExpand int // Config.MaxWordExpansion
+
+	refs *refsCache // listings of large mailboxes (refs.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -149,7 +155,8 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
 	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{},
-		maxExpand: cmp.Or(cfg.MaxWordExpansion, DefaultMaxWordExpansion)}
+		maxExpand: cmp.Or(cfg.MaxWordExpansion, DefaultMaxWordExpansion),
+		refs:      newRefsCache(cmp.Or(cfg.RefsCache, DefaultRefsCache))}
 	return s, nil
 }
 

@@ -1,0 +1,347 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/eidermail/eider/mail/store"
+)
+
+// Listing the refs (UID, MODSEQ, ID, flags) of a whole mailbox is the hot
+// path of IMAP SELECT and of "UID FETCH 1:* (FLAGS)". Two things keep it
+// fast on large mailboxes:
+//
+//   - The rows are packed by SQLite into one text value per chunk of UIDs
+//     ("uid modseq id flags" lines), read from the covering index
+//     messages_refs without a subquery: per-row driver overhead dominates
+//     otherwise.
+//   - refsCache keeps the last listing of large mailboxes. A listing is
+//     valid as of a mailbox's highest_modseq; a later listing reads only the
+//     messages with a greater MODSEQ (index messages_modseq) and merges them.
+//
+// The cache rests on invariants the write paths keep (check.go verifies
+// them): every change of a mailbox's messages (append, copy or move in,
+// flag change, expunge, move out) raises mailboxes.highest_modseq in the
+// same transaction, and every added or changed message gets a MODSEQ above
+// the previous highest_modseq; UIDs are never reused under one
+// UIDVALIDITY; mailboxes.total is the exact message count.
+//
+// Merge soundness: a message with MODSEQ <= the cached highest_modseq was
+// in the mailbox, unchanged, when the cached listing was read, so it is in
+// the cached refs; every other message is in the delta. The merge is thus a
+// superset of the mailbox, larger exactly by the messages removed since;
+// it is the mailbox when its length equals total, and is discarded (full
+// read) otherwise.
+
+// DefaultRefsCache is the default of Config.RefsCache: how many refs the
+// listing cache holds across mailboxes (about 100 bytes each).
+const DefaultRefsCache = 500_000
+
+// refsCacheMin is the smallest mailbox whose refs are cached: smaller ones
+// are read in well under a millisecond.
+const refsCacheMin = 2048
+
+// refsChunk is about how many refs one packed query returns.
+const refsChunk = 16384
+
+// refsDeltaMax is the share of a mailbox (1/refsDeltaMax) beyond which a
+// delta is not merged: reading it through messages_modseq costs a table
+// lookup per row, more than a full read past that point.
+const refsDeltaMax = 8
+
+// refsCache holds recent listings of large mailboxes, least recently used
+// evicted first. Entries are immutable once stored; callers get copies.
+type refsCache struct {
+	mu      sync.Mutex
+	limit   int // most refs held in total; 0: disabled
+	minLen  int // smallest listing kept (refsCacheMin; tests lower it)
+	held    int
+	tick    uint64
+	entries map[int64]*refsEntry // by mailboxes.mbx
+
+	// How listings were answered (tests and benchmarks read them).
+	hits, merges, loads atomic.Int64
+}
+
+// refsEntry is the listing of one mailbox as of highest_modseq modseq.
+type refsEntry struct {
+	mailboxID   string // mbx numbers may be reused after a delete; IDs are not
+	uidValidity int64
+	modseq      int64
+	refs        []store.MessageRef // ascending UID, read-only
+	used        uint64
+}
+
+func newRefsCache(limit int) *refsCache {
+	return &refsCache{limit: max(limit, 0), minLen: refsCacheMin, entries: map[int64]*refsEntry{}}
+}
+
+// get returns the entry of mbx if it belongs to the same mailbox.
+func (c *refsCache) get(mbx int64, mailboxID string, uidValidity int64) *refsEntry {
+	if c.limit == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[mbx]
+	if e == nil || e.mailboxID != mailboxID || e.uidValidity != uidValidity {
+		return nil
+	}
+	c.tick++
+	e.used = c.tick
+	return e
+}
+
+// put stores a listing (replacing the mailbox's previous one), evicting
+// least recently used entries to stay within limit.
+func (c *refsCache) put(mbx int64, e *refsEntry) {
+	if c.limit == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.entries[mbx]; old != nil {
+		if old.modseq > e.modseq && old.mailboxID == e.mailboxID {
+			return // a concurrent listing stored a newer one
+		}
+		c.held -= len(old.refs)
+		delete(c.entries, mbx)
+	}
+	if len(e.refs) < c.minLen || len(e.refs) > c.limit {
+		return
+	}
+	for c.held+len(e.refs) > c.limit {
+		var lru int64
+		var oldest *refsEntry
+		for k, x := range c.entries {
+			if oldest == nil || x.used < oldest.used {
+				lru, oldest = k, x
+			}
+		}
+		c.held -= len(oldest.refs)
+		delete(c.entries, lru)
+	}
+	c.tick++
+	e.used = c.tick
+	c.entries[mbx] = e
+	c.held += len(e.refs)
+}
+
+// ListRefs returns UID, MODSEQ and flags of every message, ascending UID.
+// Refs with equal flags may share one Flags slice: callers must not modify
+// Flags in place.
+func (s *Store) ListRefs(ctx context.Context, userID, mailboxID string) ([]store.MessageRef, error) {
+	refs, err := s.listRefs(ctx, userID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list refs: %w", err)
+	}
+	return refs, nil
+}
+
+func (s *Store) listRefs(ctx context.Context, userID, mailboxID string) ([]store.MessageRef, error) {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() // read-only; one snapshot for every query below
+	var mbx, uidValidity, uidNext, hms int64
+	var total int
+	err = tx.QueryRowContext(ctx, `SELECT m.mbx, m.uid_validity, m.uid_next, m.highest_modseq, m.total
+		FROM mailboxes m JOIN users u ON u.uno = m.uno WHERE m.id = ? AND u.id = ?`, mailboxID, userID).
+		Scan(&mbx, &uidValidity, &uidNext, &hms, &total)
+	if err != nil {
+		return nil, notFound(err, "mailbox "+mailboxID)
+	}
+	if total == 0 {
+		return []store.MessageRef{}, nil
+	}
+	if e := s.refs.get(mbx, mailboxID, uidValidity); e != nil {
+		switch {
+		case e.modseq == hms && len(e.refs) == total:
+			s.refs.hits.Add(1)
+			return slices.Clone(e.refs), nil
+		case e.modseq < hms:
+			delta, ok, err := queryDelta(ctx, tx, mbx, e.modseq, total/refsDeltaMax+1)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				if merged := mergeRefs(e.refs, delta); len(merged) == total {
+					s.refs.merges.Add(1)
+					s.refs.put(mbx, &refsEntry{mailboxID: mailboxID, uidValidity: uidValidity, modseq: hms, refs: merged})
+					return slices.Clone(merged), nil
+				}
+			}
+		}
+	}
+	refs, err := queryAllRefs(ctx, tx, mbx, uidNext, total)
+	if err != nil {
+		return nil, err
+	}
+	s.refs.loads.Add(1)
+	if len(refs) != total || len(refs) < s.refs.minLen {
+		return refs, nil // small, or counters off (the check command reports it): not cached
+	}
+	s.refs.put(mbx, &refsEntry{mailboxID: mailboxID, uidValidity: uidValidity, modseq: hms, refs: refs})
+	return slices.Clone(refs), nil
+}
+
+// packedRef renders one ref line in SQL: "uid modseq id flags".
+const packedRef = `group_concat(uid || ' ' || modseq || ' ' || id || ' ' || flags, char(10))`
+
+// queryAllRefs reads every ref of a mailbox in chunks of UIDs, each about
+// refsChunk messages wide if UIDs are evenly spread: at most
+// total/refsChunk+1 queries, and no chunk larger than the mailbox. Every
+// UID is below uidNext.
+func queryAllRefs(ctx context.Context, tx *sql.Tx, mbx, uidNext int64, total int) ([]store.MessageRef, error) {
+	out := make([]store.MessageRef, 0, min(total, 1<<22))
+	cache := map[string][]string{}
+	width := max(refsChunk, uidNext*refsChunk/int64(max(total, 1)))
+	for lo := int64(0); lo < uidNext; lo += width {
+		var packed sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT `+packedRef+` FROM messages INDEXED BY messages_refs
+			WHERE mbx = ? AND uid > ? AND uid <= ?`, mbx, lo, lo+width).Scan(&packed); err != nil {
+			return nil, err
+		}
+		if !packed.Valid {
+			continue
+		}
+		var err error
+		if out, err = appendPacked(out, packed.String, cache); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// queryDelta reads the refs with MODSEQ > modseq through messages_modseq,
+// ascending UID; ok is false when there are limit or more of them.
+func queryDelta(ctx context.Context, tx *sql.Tx, mbx, modseq int64, limit int) ([]store.MessageRef, bool, error) {
+	var packed sql.NullString
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT `+packedRef+`, COUNT(*) FROM (SELECT uid, modseq, id, flags
+		FROM messages INDEXED BY messages_modseq WHERE mbx = ? AND modseq > ? LIMIT ?)`,
+		mbx, modseq, limit).Scan(&packed, &n); err != nil {
+		return nil, false, err
+	}
+	if n >= limit {
+		return nil, false, nil
+	}
+	if n == 0 {
+		return nil, true, nil // only removals since modseq
+	}
+	out, err := appendPacked(nil, packed.String, map[string][]string{})
+	return out, err == nil, err
+}
+
+// mergeRefs merges two ascending lists; on equal UIDs the delta wins.
+func mergeRefs(base, delta []store.MessageRef) []store.MessageRef {
+	out := make([]store.MessageRef, 0, len(base)+len(delta))
+	i, j := 0, 0
+	for i < len(base) && j < len(delta) {
+		switch c := cmp.Compare(base[i].UID, delta[j].UID); {
+		case c < 0:
+			out = append(out, base[i])
+			i++
+		case c > 0:
+			out = append(out, delta[j])
+			j++
+		default:
+			out = append(out, delta[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, base[i:]...)
+	return append(out, delta[j:]...)
+}
+
+// queryRefs lists the refs of a mailbox with MODSEQ > modseq (ChangedSince)
+// in chunks of refsChunk, in one read snapshot.
+func queryRefs(ctx context.Context, q *readPool, mbx int64, modseq uint64) ([]store.MessageRef, error) {
+	tx, err := q.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() // one snapshot for all chunks
+	var out []store.MessageRef
+	cache := map[string][]string{}
+	var after int64
+	for {
+		var packed sql.NullString
+		var n int
+		var last sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT `+packedRef+`, COUNT(*), MAX(uid) FROM (SELECT uid, modseq, id, flags
+			FROM messages WHERE mbx = ? AND uid > ? AND modseq > ? ORDER BY uid LIMIT ?)`,
+			mbx, after, int64(modseq), refsChunk).Scan(&packed, &n, &last)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			break
+		}
+		if out, err = appendPacked(out, packed.String, cache); err != nil {
+			return nil, err
+		}
+		if n < refsChunk {
+			break
+		}
+		after = last.Int64
+	}
+	return out, nil
+}
+
+// appendPacked parses packed ref lines and appends them to out, keeping
+// out ascending by UID. Flag lists repeat a lot: refs with equal flags
+// share one slice through cache.
+func appendPacked(out []store.MessageRef, packed string, cache map[string][]string) ([]store.MessageRef, error) {
+	first := len(out)
+	for line := range strings.SplitSeq(packed, "\n") {
+		r, err := parseRef(line, cache)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	// group_concat follows the index order in practice, but SQL does not
+	// promise it: make sure.
+	if chunk := out[first:]; !slices.IsSortedFunc(chunk, cmpRefUID) {
+		slices.SortFunc(chunk, cmpRefUID)
+	}
+	return out, nil
+}
+
+func cmpRefUID(a, b store.MessageRef) int { return cmp.Compare(a.UID, b.UID) }
+
+func parseRef(line string, cache map[string][]string) (store.MessageRef, error) {
+	var r store.MessageRef
+	// "uid modseq id[ flags]", cut in place: no allocation per line.
+	f0, rest, ok1 := strings.Cut(line, " ")
+	f1, rest, ok2 := strings.Cut(rest, " ")
+	id, flags, _ := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || id == "" {
+		return r, fmt.Errorf("bad ref line %q", line)
+	}
+	uid, err1 := strconv.ParseUint(f0, 10, 32)
+	ms, err2 := strconv.ParseUint(f1, 10, 64)
+	if err1 != nil || err2 != nil {
+		return r, fmt.Errorf("bad ref line %q", line)
+	}
+	r.UID, r.ModSeq, r.ID = uint32(uid), ms, id
+	fl, ok := cache[flags]
+	if !ok {
+		fl = splitFlags(flags)
+		if len(cache) < 1024 {
+			cache[flags] = fl
+		}
+	}
+	r.Flags = fl
+	return r, nil
+}
