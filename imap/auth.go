@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/eidermail/eider/imap/wire"
 	"github.com/eidermail/eider/mail/store"
+	"github.com/eidermail/eider/mail/throttle"
 )
 
 func init() {
@@ -79,20 +81,47 @@ func (s *Session) authenticate(cmd *wire.Command) error {
 	return s.logIn(authc, pw)
 }
 
-// logIn checks the password and enters the authenticated state.
+// logIn checks the password and enters the authenticated state. With a
+// LoginLimiter, a client address past its failed-login limit is refused
+// before the password is checked, failures count against the address and a
+// success clears them. A limiter error (Redis away) is logged and does not
+// refuse the login: the per-connection MaxFailures still applies.
 func (s *Session) logIn(login, pw string) error {
+	lim := s.srv.opt.LoginLimiter
+	if lim != nil {
+		left, blocked, err := lim.Blocked(s.ctx, s.host)
+		if err != nil {
+			s.log.Warn("imap login limiter", "err", err)
+		} else if blocked {
+			s.log.Info("imap login refused: too many failed logins from the address", "login", login, "retry", left)
+			return s.failed(wire.CodeUnavailable, fmt.Sprintf("too many failed logins from your address; try again in %d s", int(left/time.Second)+1))
+		}
+	}
 	u, err := s.svc.Authenticate(s.ctx, login, pw)
 	switch {
 	case errors.Is(err, store.ErrAuthFailed), errors.Is(err, store.ErrUserDisabled):
 		s.log.Info("imap login failed", "login", login, "err", err)
+		if lim != nil {
+			if _, err := lim.Fail(s.ctx, s.host); err != nil {
+				s.log.Warn("imap login limiter", "err", err)
+			}
+		}
 		return s.failed(wire.CodeAuthenticationFailed, "invalid login or password")
 	case err != nil:
 		s.log.Error("imap login", "login", login, "err", err)
 		return no(wire.CodeUnavailable, "temporary failure, try again later")
 	}
-	if !s.srv.addUser(u.ID) {
+	if lim != nil {
+		if err := lim.Succeed(s.ctx, s.host); err != nil {
+			s.log.Warn("imap login limiter", "err", err)
+		}
+	}
+	if err := s.srv.addUser(s.ctx, u.ID); errors.Is(err, throttle.ErrTooMany) {
 		s.log.Info("imap login refused: too many sessions", "login", login)
 		return no(wire.CodeLimit, "too many sessions for this user")
+	} else if err != nil {
+		s.log.Error("imap login", "login", login, "err", err)
+		return no(wire.CodeUnavailable, "temporary failure, try again later")
 	}
 	s.user = u
 	if err := s.subscribe(); err != nil {

@@ -19,6 +19,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/eidermail/eider/imap/wire"
 	"github.com/eidermail/eider/mail"
+	"github.com/eidermail/eider/mail/throttle"
 )
 
 // Options configure a Server. Zero values take the defaults documented on
@@ -52,9 +54,18 @@ type Options struct {
 	// MaxConnectionsPerIP bounds them per client address (0: unbounded).
 	MaxConnections      int
 	MaxConnectionsPerIP int
-	// MaxConnectionsPerUser bounds the logged-in sessions of one user on
-	// this server (0: unbounded); one more is refused at login.
+	// MaxConnectionsPerUser bounds the logged-in sessions of one user
+	// (0: unbounded), counted by Conns; one more is refused at login.
 	MaxConnectionsPerUser int
+	// Conns counts logged-in sessions per user ID; nil: an in-process
+	// counter (this server only). The Redis counter of mail/cluster makes
+	// MaxConnectionsPerUser span every instance.
+	Conns throttle.ConnCounter
+	// LoginLimiter, when set, counts failed logins per client address
+	// across connections (and, through Redis, across instances); a
+	// blocked address gets NO [UNAVAILABLE] without its password being
+	// checked. nil: only MaxFailures per connection applies.
+	LoginLimiter throttle.LoginLimiter
 	// MaxBadCommands consecutive BAD answers end the session (default 20).
 	MaxBadCommands int
 	// IdleTimeout ends an authenticated session that sends nothing
@@ -85,9 +96,11 @@ type Server struct {
 	lns      map[net.Listener]bool
 	sessions map[*Session]bool
 	perIP    map[string]int
-	perUser  map[string]int
-	done     chan struct{} // closed when closing and no sessions remain
-	stop     chan struct{} // closed by Shutdown/Close: wakes IDLE sessions
+	// perUser holds the Conns release functions of logged-in sessions by
+	// user ID; any one of a user's releases ends one of its counts.
+	perUser map[string][]func()
+	done    chan struct{} // closed when closing and no sessions remain
+	stop    chan struct{} // closed by Shutdown/Close: wakes IDLE sessions
 }
 
 // NewServer returns a Server; o.Service is required.
@@ -113,11 +126,14 @@ func NewServer(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.Conns == nil {
+		o.Conns = throttle.NewLocalConns()
+	}
 	// The effective limits (wire defaults filled in), so that APPENDLIMIT
 	// advertises exactly what the Reader enforces.
 	o.Limits = wire.NewReader(nil, o.Limits, nil).Limits()
 	return &Server{opt: o, lns: map[net.Listener]bool{}, sessions: map[*Session]bool{},
-		perIP: map[string]int{}, perUser: map[string]int{}, done: make(chan struct{}), stop: make(chan struct{})}
+		perIP: map[string]int{}, perUser: map[string][]func(){}, done: make(chan struct{}), stop: make(chan struct{})}
 }
 
 // ErrNoTLS is returned by ServeTLS when the server has no TLS configuration.
@@ -214,24 +230,41 @@ func (s *Server) remove(ss *Session) {
 	s.mu.Unlock()
 }
 
-// addUser counts a logged-in session of userID; false if the user has
-// MaxConnectionsPerUser already.
-func (s *Server) addUser(userID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.opt.MaxConnectionsPerUser > 0 && s.perUser[userID] >= s.opt.MaxConnectionsPerUser {
-		return false
+// addUser counts a logged-in session of userID with Conns; the error
+// wraps throttle.ErrTooMany if the user has MaxConnectionsPerUser already.
+// If the counter itself fails (Redis away) the session is let in uncounted
+// and the failure logged: serving mail matters more than the limit.
+func (s *Server) addUser(ctx context.Context, userID string) error {
+	release, err := s.opt.Conns.Acquire(ctx, userID, s.opt.MaxConnectionsPerUser)
+	if errors.Is(err, throttle.ErrTooMany) {
+		return fmt.Errorf("imap: count session of user %s: %w", userID, err)
 	}
-	s.perUser[userID]++
-	return true
+	if err != nil {
+		s.opt.Log.Warn("imap: connection counter failed; session not counted", "user", userID, "err", err)
+		release = func() {}
+	}
+	s.mu.Lock()
+	s.perUser[userID] = append(s.perUser[userID], release)
+	s.mu.Unlock()
+	return nil
 }
 
-// removeUser undoes addUser.
+// removeUser undoes one addUser of userID.
 func (s *Server) removeUser(userID string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perUser[userID]--; s.perUser[userID] <= 0 {
-		delete(s.perUser, userID)
+	rs := s.perUser[userID]
+	var release func()
+	if n := len(rs); n > 0 {
+		release = rs[n-1]
+		if n == 1 {
+			delete(s.perUser, userID)
+		} else {
+			s.perUser[userID] = rs[:n-1]
+		}
+	}
+	s.mu.Unlock()
+	if release != nil {
+		release() // may talk to Redis: outside s.mu
 	}
 }
 

@@ -132,17 +132,42 @@ func (ss *session) authCmd(cmd wire.Command) {
 }
 
 // login authenticates, takes the maildrop lock and loads the listing.
+// With a LoginLimiter, a client address past its failed-login limit is
+// refused before the password is checked, failures count against the
+// address and a success clears them; a limiter error (Redis away) is
+// logged and does not refuse the login.
 func (ss *session) login(login, pw string) {
+	lim := ss.srv.opt.LoginLimiter
+	if lim != nil {
+		left, blocked, err := lim.Blocked(ss.ctx, ss.host)
+		if err != nil {
+			ss.log.Warn("pop3 login limiter", "err", err)
+		} else if blocked {
+			ss.log.Info("pop3 login refused: too many failed logins from the address", "login", login, "retry", left)
+			ss.fail(fmt.Sprintf("too many failed logins from your address; try again in %d s", int(left/time.Second)+1))
+			return
+		}
+	}
 	u, err := ss.srv.opt.Service.Authenticate(ss.ctx, login, pw)
 	switch {
 	case errors.Is(err, store.ErrAuthFailed), errors.Is(err, store.ErrUserDisabled):
 		ss.log.Info("pop3 login failed", "login", login, "err", err)
+		if lim != nil {
+			if _, err := lim.Fail(ss.ctx, ss.host); err != nil {
+				ss.log.Warn("pop3 login limiter", "err", err)
+			}
+		}
 		ss.fail("invalid login or password")
 		return
 	case err != nil:
 		ss.log.Error("pop3 login", "login", login, "err", err)
 		ss.w.Err(wire.CodeSysTemp, "temporary failure, try again later")
 		return
+	}
+	if lim != nil {
+		if err := lim.Succeed(ss.ctx, ss.host); err != nil {
+			ss.log.Warn("pop3 login limiter", "err", err)
+		}
 	}
 	unlock, err := ss.srv.opt.Locker.Lock(ss.ctx, "pop3:"+u.ID)
 	if errors.Is(err, ErrLocked) {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/eidermail/eider/mail"
+	"github.com/eidermail/eider/mail/throttle"
 )
 
 // DeleAction is what a DELE does at QUIT.
@@ -58,6 +59,11 @@ type Options struct {
 	// answered after FailureDelay.
 	MaxFailures  int
 	FailureDelay time.Duration
+	// LoginLimiter, when set, counts failed logins per client address
+	// across connections (and, with mail/cluster's Redis limiter, across
+	// instances); a blocked address gets -ERR [AUTH] without its password
+	// being checked. nil: only MaxFailures per connection applies.
+	LoginLimiter throttle.LoginLimiter
 	// MaxLineLength bounds a command line (RFC 2449 §4: at least 255).
 	MaxLineLength int
 	// MaxConnections bounds concurrent sessions (0: unbounded).

@@ -40,8 +40,9 @@ type session struct {
 
 	r      *wire.Reader
 	w      *wire.Writer
-	secure bool // TLS (implicit or after STLS)
-	local  bool // peer on a loopback address
+	secure bool   // TLS (implicit or after STLS)
+	local  bool   // peer on a loopback address
+	host   string // peer IP: the LoginLimiter key
 	log    *slog.Logger
 	ctx    context.Context
 
@@ -60,6 +61,9 @@ func newSession(srv *Server, c net.Conn) *session {
 	_, ss.secure = c.(*tls.Conn)
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		ss.local = ta.IP.IsLoopback()
+		ss.host = ta.IP.String()
+	} else {
+		ss.host = c.RemoteAddr().String()
 	}
 	ss.r = wire.NewReader(c, srv.opt.MaxLineLength)
 	ss.w = wire.NewWriter(c)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eidermail/eider/mail/store"
@@ -232,60 +231,4 @@ func requireAdmin(ctx context.Context) error {
 		return errForbidden("this operation needs the admin token")
 	}
 	return nil
-}
-
-// loginLimiter counts failed logins per client address in a fixed window.
-type loginLimiter struct {
-	max    int
-	window time.Duration
-	now    func() time.Time
-
-	mu    sync.Mutex
-	fails map[string]*failCount
-}
-
-type failCount struct {
-	n     int
-	start time.Time
-}
-
-// blocked reports whether key has reached the limit, and for how long.
-func (l *loginLimiter) blocked(key string) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.fails[key]
-	if f == nil {
-		return 0, false
-	}
-	left := l.window - l.now().Sub(f.start)
-	if left <= 0 {
-		delete(l.fails, key)
-		return 0, false
-	}
-	return left, f.n >= l.max
-}
-
-func (l *loginLimiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.fails) > 100000 { // bound memory: drop expired entries
-		for k, f := range l.fails {
-			if now.Sub(f.start) >= l.window {
-				delete(l.fails, k)
-			}
-		}
-	}
-	f := l.fails[key]
-	if f == nil || now.Sub(f.start) >= l.window {
-		f = &failCount{start: now}
-		l.fails[key] = f
-	}
-	f.n++
-}
-
-func (l *loginLimiter) succeed(key string) {
-	l.mu.Lock()
-	delete(l.fails, key)
-	l.mu.Unlock()
 }

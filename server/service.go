@@ -30,8 +30,10 @@ func (h *Handlers) GetMetrics(context.Context, api.GetMetricsRequestObject) (api
 }
 
 // Authenticate exchanges a login and password for a token. Failures are
-// counted per client address; past the limit the answer is 429 without
-// checking the password, so guessing is throttled across logins.
+// counted per client address (Options.LoginLimiter, shared by every
+// instance when it is Redis's); past the limit the answer is 429 without
+// checking the password, so guessing is throttled across logins. A
+// limiter error (Redis away) is logged and does not refuse the login.
 func (h *Handlers) Authenticate(ctx context.Context, req api.AuthenticateRequestObject) (api.AuthenticateResponseObject, error) {
 	ctx = reqCtx(ctx)
 	key := "?"
@@ -40,19 +42,27 @@ func (h *Handlers) Authenticate(ctx context.Context, req api.AuthenticateRequest
 			key = host
 		}
 	}
-	if left, blocked := h.limiter.blocked(key); blocked {
+	left, blocked, err := h.limiter.Blocked(ctx, key)
+	if err != nil {
+		h.log.Warn("http login limiter", "err", err)
+	}
+	if blocked {
 		secs := int(left/time.Second) + 1
 		return nil, &apiError{status: 429, code: api.ProblemCodeRateLimited, detail: fmt.Sprintf("too many failed logins; retry in %d s", secs), retryAfter: secs}
 	}
 	u, err := h.svc.Authenticate(ctx, strings.TrimSpace(req.Body.Username), req.Body.Password)
 	if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrUserDisabled) {
-		h.limiter.fail(key)
+		if _, err := h.limiter.Fail(ctx, key); err != nil {
+			h.log.Warn("http login limiter", "err", err)
+		}
 		return nil, errUnauthorized("wrong username or password")
 	}
 	if err != nil {
 		return nil, err
 	}
-	h.limiter.succeed(key)
+	if err := h.limiter.Succeed(ctx, key); err != nil {
+		h.log.Warn("http login limiter", "err", err)
+	}
 	tok, exp := h.tokens.issue(u)
 	return api.Authenticate200JSONResponse{Token: tok, Expires: exp.UTC(), User: u.ID}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidermail/eider/mail/throttle"
 	"github.com/eidermail/eider/pop3"
 	"github.com/redis/go-redis/v9"
 )
@@ -25,8 +26,15 @@ import (
 // ErrLocked is returned by TryLock when another holder has the lock.
 var ErrLocked = errors.New("cluster: locked")
 
-// ErrTooMany is returned by Connections.Acquire when the user is at its limit.
-var ErrTooMany = errors.New("cluster: too many connections")
+// ErrTooMany is returned (wrapped) by Connections.Acquire when the user is
+// at its limit; it is throttle.ErrTooMany, which the front-ends test for.
+var ErrTooMany = throttle.ErrTooMany
+
+// The Redis implementations of the front-ends' shared limits.
+var (
+	_ throttle.LoginLimiter = (*LoginLimiter)(nil)
+	_ throttle.ConnCounter  = (*Connections)(nil)
+)
 
 // Options configure a Cluster.
 type Options struct {

@@ -1,0 +1,98 @@
+package server_test
+
+// Two API instances on one store sharing failed-login counts through a real
+// Redis (the distributed mode).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/eidermail/eider/api"
+	"github.com/eidermail/eider/mail/cluster"
+	"github.com/eidermail/eider/server"
+	"github.com/redis/go-redis/v9"
+)
+
+// twoClusters returns two cluster.Clusters on separate Redis connections,
+// with a key prefix of this test's own (deleted at the end).
+func twoClusters(t *testing.T) (*cluster.Cluster, *cluster.Cluster) {
+	t.Helper()
+	addr := os.Getenv("EIDER_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	prefix := "eidertest-http-" + hex.EncodeToString(b[:]) + ":"
+	r1 := redis.NewClient(&redis.Options{Addr: addr})
+	r2 := redis.NewClient(&redis.Options{Addr: addr})
+	if err := r1.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis at %s: %v", addr, err)
+	}
+	t.Cleanup(func() {
+		keys, _ := r1.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			r1.Del(context.Background(), keys...)
+		}
+		r1.Close()
+		r2.Close()
+	})
+	o := cluster.Options{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)}
+	return cluster.New(r1, o), cluster.New(r2, o)
+}
+
+func TestLoginRateLimitAcrossInstances(t *testing.T) {
+	ca, cb := twoClusters(t)
+	const secret = "shared-secret-0123456789"
+	a := newEnv(t, func(o *server.Options) {
+		o.TokenSecret, o.LoginLimiter = secret, ca.LoginLimiter(3, time.Minute)
+	})
+	h, err := server.New(a.svc, server.Options{TokenSecret: secret, LoginLimiter: cb.LoginLimiter(3, time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b := &env{t: t, svc: a.svc, url: srv.URL}
+	a.user("dave", "right", "")
+	ctx := context.Background()
+	for _, e := range []*env{a, a, b} {
+		r, err := e.client("").AuthenticateWithResponse(ctx, api.AuthRequest{Username: "dave", Password: "wrong"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		problemCode(t, r.StatusCode(), r.Body, 401)
+	}
+	// The third failure was on B: both now refuse even the right password.
+	for _, e := range []*env{a, b} {
+		r, err := e.client("").AuthenticateWithResponse(ctx, api.AuthRequest{Username: "dave", Password: "right"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := problemCode(t, r.StatusCode(), r.Body, 429); c != "rate-limited" {
+			t.Fatalf("code %q", c)
+		}
+		if ra := r.HTTPResponse.Header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Fatalf("Retry-After %q", ra)
+		}
+	}
+	// The refusal is the shared limiter's: an instance with its own
+	// in-process limiter lets dave in.
+	h2, err := server.New(a.svc, server.Options{TokenSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(h2)
+	t.Cleanup(srv2.Close)
+	c := &env{t: t, svc: a.svc, url: srv2.URL}
+	r, err := c.client("").AuthenticateWithResponse(ctx, api.AuthRequest{Username: "dave", Password: "right"})
+	if err != nil || r.JSON200 == nil {
+		t.Fatalf("login on an instance without the shared limiter: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+}
