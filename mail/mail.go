@@ -32,7 +32,10 @@ type Service struct {
 	Bus      bus.Bus
 	Limits   mimetree.Limits
 	Password password.Params
-	Log      *slog.Logger
+	// AuthCache, if not nil, remembers recent successful password checks
+	// (see AuthCache for what makes that safe).
+	AuthCache *AuthCache
+	Log       *slog.Logger
 }
 
 // CreateUser hashes the password and creates the user with its default
@@ -64,10 +67,16 @@ func (s *Service) Authenticate(ctx context.Context, login, pw string) (*store.Us
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if err := password.Verify(pw, u.PasswordHash); err != nil {
-		return nil, store.ErrAuthFailed
+	// The user record is read on every attempt, so a cached success only
+	// counts against the current password hash and Disabled flag.
+	if !s.AuthCache.Hit(u.ID, u.PasswordHash, pw) {
+		if err := password.Verify(pw, u.PasswordHash); err != nil {
+			return nil, store.ErrAuthFailed
+		}
+		s.AuthCache.Put(u.ID, u.PasswordHash, pw)
 	}
 	if u.Disabled {
+		s.AuthCache.Forget(u.ID)
 		return nil, store.ErrUserDisabled
 	}
 	return u, nil
