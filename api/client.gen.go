@@ -415,6 +415,35 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /users/{user}/submit (the `SubmitMessage` operationId).
 	SubmitMessage(ctx context.Context, user UserId, body SubmitMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUpdates Stream the user's changes live
+	//
+	// With `Upgrade: websocket` (RFC 6455) the connection becomes a
+	// WebSocket whose every text message is one `Event` (JSON). With
+	// `Accept: text/event-stream` the response is a Server-Sent Events
+	// stream whose `data` lines are the same `Event`s and whose `id` is the
+	// event's cursor. Events come in journal order. Give `since` (or,
+	// for Server-Sent Events, the `Last-Event-ID` header) to receive every
+	// event after that cursor first; without it only changes after the
+	// connection are sent. A cursor older than the retained journal yields
+	// one `reset` event: reload the state, then follow the stream. A client
+	// that does not keep up is disconnected (WebSocket close code 1013);
+	// each user has a limited number of open streams (429 beyond it).
+	// Browsers, which cannot set headers on a WebSocket request, pass a
+	// ticket from `POST /users/{user}/updates/ticket` as `?ticket=`
+	// instead of the bearer token; a browser's `Origin` must be allowed
+	// by the configuration.
+	//
+	// Corresponds with GET /users/{user}/updates (the `GetUpdates` operationId).
+	GetUpdates(ctx context.Context, user UserId, params *GetUpdatesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUpdatesTicket Get a single-use ticket to open the update stream
+	//
+	// The ticket opens one stream of the user (`GET
+	// /users/{user}/updates?ticket=...`) within 30 seconds, once.
+	//
+	// Corresponds with POST /users/{user}/updates/ticket (the `CreateUpdatesTicket` operationId).
+	CreateUpdatesTicket(ctx context.Context, user UserId, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // AuthenticateWithBody Get a bearer token
@@ -1093,6 +1122,55 @@ func (c *Client) SubmitMessageWithBody(ctx context.Context, user UserId, content
 // Corresponds with POST /users/{user}/submit (the `SubmitMessage` operationId).
 func (c *Client) SubmitMessage(ctx context.Context, user UserId, body SubmitMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSubmitMessageRequest(c.Server, user, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUpdates Stream the user's changes live
+//
+// With `Upgrade: websocket` (RFC 6455) the connection becomes a
+// WebSocket whose every text message is one `Event` (JSON). With
+// `Accept: text/event-stream` the response is a Server-Sent Events
+// stream whose `data` lines are the same `Event`s and whose `id` is the
+// event's cursor. Events come in journal order. Give `since` (or,
+// for Server-Sent Events, the `Last-Event-ID` header) to receive every
+// event after that cursor first; without it only changes after the
+// connection are sent. A cursor older than the retained journal yields
+// one `reset` event: reload the state, then follow the stream. A client
+// that does not keep up is disconnected (WebSocket close code 1013);
+// each user has a limited number of open streams (429 beyond it).
+// Browsers, which cannot set headers on a WebSocket request, pass a
+// ticket from `POST /users/{user}/updates/ticket` as `?ticket=`
+// instead of the bearer token; a browser's `Origin` must be allowed
+// by the configuration.
+//
+// Corresponds with GET /users/{user}/updates (the `GetUpdates` operationId).
+func (c *Client) GetUpdates(ctx context.Context, user UserId, params *GetUpdatesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUpdatesRequest(c.Server, user, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUpdatesTicket Get a single-use ticket to open the update stream
+//
+// The ticket opens one stream of the user (`GET
+// /users/{user}/updates?ticket=...`) within 30 seconds, once.
+//
+// Corresponds with POST /users/{user}/updates/ticket (the `CreateUpdatesTicket` operationId).
+func (c *Client) CreateUpdatesTicket(ctx context.Context, user UserId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUpdatesTicketRequest(c.Server, user)
 	if err != nil {
 		return nil, err
 	}
@@ -2572,6 +2650,116 @@ func NewSubmitMessageRequestWithBody(server string, user UserId, contentType str
 	return req, nil
 }
 
+// NewGetUpdatesRequest constructs an http.Request for the GetUpdates method
+func NewGetUpdatesRequest(server string, user UserId, params *GetUpdatesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/updates", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateUpdatesTicketRequest constructs an http.Request for the CreateUpdatesTicket method
+func NewCreateUpdatesTicketRequest(server string, user UserId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/users/%s/updates/ticket", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2975,6 +3163,39 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /users/{user}/submit (the `SubmitMessage` operationId).
 	SubmitMessageWithResponse(ctx context.Context, user UserId, body SubmitMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitMessageResponse, error)
+
+	// GetUpdatesWithResponse Stream the user's changes live
+	//
+	// With `Upgrade: websocket` (RFC 6455) the connection becomes a
+	// WebSocket whose every text message is one `Event` (JSON). With
+	// `Accept: text/event-stream` the response is a Server-Sent Events
+	// stream whose `data` lines are the same `Event`s and whose `id` is the
+	// event's cursor. Events come in journal order. Give `since` (or,
+	// for Server-Sent Events, the `Last-Event-ID` header) to receive every
+	// event after that cursor first; without it only changes after the
+	// connection are sent. A cursor older than the retained journal yields
+	// one `reset` event: reload the state, then follow the stream. A client
+	// that does not keep up is disconnected (WebSocket close code 1013);
+	// each user has a limited number of open streams (429 beyond it).
+	// Browsers, which cannot set headers on a WebSocket request, pass a
+	// ticket from `POST /users/{user}/updates/ticket` as `?ticket=`
+	// instead of the bearer token; a browser's `Origin` must be allowed
+	// by the configuration.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /users/{user}/updates (the `GetUpdates` operationId).
+	GetUpdatesWithResponse(ctx context.Context, user UserId, params *GetUpdatesParams, reqEditors ...RequestEditorFn) (*GetUpdatesResponse, error)
+
+	// CreateUpdatesTicketWithResponse Get a single-use ticket to open the update stream
+	//
+	// The ticket opens one stream of the user (`GET
+	// /users/{user}/updates?ticket=...`) within 30 seconds, once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /users/{user}/updates/ticket (the `CreateUpdatesTicket` operationId).
+	CreateUpdatesTicketWithResponse(ctx context.Context, user UserId, reqEditors ...RequestEditorFn) (*CreateUpdatesTicketResponse, error)
 }
 
 // AuthenticateResponse429Headers the declared response headers of an HTTP 429 response for Authenticate
@@ -5033,6 +5254,172 @@ func (r SubmitMessageResponse) ContentType() string {
 	return ""
 }
 
+// GetUpdatesResponse429Headers the declared response headers of an HTTP 429 response for GetUpdates
+type GetUpdatesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetUpdatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON101 the response for an HTTP 101 `application/json` response
+	JSON101 *Event
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUpdatesResponse429Headers
+}
+
+// GetJSON101 returns the response for an HTTP 101 `application/json` response
+func (r GetUpdatesResponse) GetJSON101() *Event {
+	return r.JSON101
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetUpdatesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetUpdatesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetUpdatesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetUpdatesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetUpdatesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetUpdatesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUpdatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUpdatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUpdatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUpdatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateUpdatesTicketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *UpdatesTicket
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateUpdatesTicketResponse) GetJSON201() *UpdatesTicket {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateUpdatesTicketResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateUpdatesTicketResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateUpdatesTicketResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateUpdatesTicketResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateUpdatesTicketResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUpdatesTicketResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUpdatesTicketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUpdatesTicketResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUpdatesTicketResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AuthenticateWithBodyWithResponse Get a bearer token
 //
 // Checks a username or address and its password and returns a token
@@ -5607,6 +5994,51 @@ func (c *ClientWithResponses) SubmitMessageWithResponse(ctx context.Context, use
 		return nil, err
 	}
 	return ParseSubmitMessageResponse(rsp)
+}
+
+// GetUpdatesWithResponse Stream the user's changes live
+//
+// With `Upgrade: websocket` (RFC 6455) the connection becomes a
+// WebSocket whose every text message is one `Event` (JSON). With
+// `Accept: text/event-stream` the response is a Server-Sent Events
+// stream whose `data` lines are the same `Event`s and whose `id` is the
+// event's cursor. Events come in journal order. Give `since` (or,
+// for Server-Sent Events, the `Last-Event-ID` header) to receive every
+// event after that cursor first; without it only changes after the
+// connection are sent. A cursor older than the retained journal yields
+// one `reset` event: reload the state, then follow the stream. A client
+// that does not keep up is disconnected (WebSocket close code 1013);
+// each user has a limited number of open streams (429 beyond it).
+// Browsers, which cannot set headers on a WebSocket request, pass a
+// ticket from `POST /users/{user}/updates/ticket` as `?ticket=`
+// instead of the bearer token; a browser's `Origin` must be allowed
+// by the configuration.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /users/{user}/updates (the `GetUpdates` operationId).
+func (c *ClientWithResponses) GetUpdatesWithResponse(ctx context.Context, user UserId, params *GetUpdatesParams, reqEditors ...RequestEditorFn) (*GetUpdatesResponse, error) {
+	rsp, err := c.GetUpdates(ctx, user, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUpdatesResponse(rsp)
+}
+
+// CreateUpdatesTicketWithResponse Get a single-use ticket to open the update stream
+//
+// The ticket opens one stream of the user (`GET
+// /users/{user}/updates?ticket=...`) within 30 seconds, once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /users/{user}/updates/ticket (the `CreateUpdatesTicket` operationId).
+func (c *ClientWithResponses) CreateUpdatesTicketWithResponse(ctx context.Context, user UserId, reqEditors ...RequestEditorFn) (*CreateUpdatesTicketResponse, error) {
+	rsp, err := c.CreateUpdatesTicket(ctx, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUpdatesTicketResponse(rsp)
 }
 
 // ParseAuthenticateResponse parses an HTTP response from a AuthenticateWithResponse call
@@ -7322,6 +7754,148 @@ func ParseSubmitMessageResponse(rsp *http.Response) (*SubmitMessageResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetUpdatesResponse parses an HTTP response from a GetUpdatesWithResponse call
+func ParseGetUpdatesResponse(rsp *http.Response) (*GetUpdatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUpdatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 101:
+		var dest Event
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON101 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetUpdatesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateUpdatesTicketResponse parses an HTTP response from a CreateUpdatesTicketWithResponse call
+func ParseCreateUpdatesTicketResponse(rsp *http.Response) (*CreateUpdatesTicketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUpdatesTicketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest UpdatesTicket
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError

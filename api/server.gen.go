@@ -39,6 +39,42 @@ func (e AddressUpdateMain) Valid() bool {
 	}
 }
 
+// Defines values for EventType.
+const (
+	MailboxCreated      EventType = "mailbox.created"
+	MailboxDeleted      EventType = "mailbox.deleted"
+	MailboxRenamed      EventType = "mailbox.renamed"
+	MailboxSubscription EventType = "mailbox.subscription"
+	MessageCreated      EventType = "message.created"
+	MessageDeleted      EventType = "message.deleted"
+	MessageFlags        EventType = "message.flags"
+	Reset               EventType = "reset"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case MailboxCreated:
+		return true
+	case MailboxDeleted:
+		return true
+	case MailboxRenamed:
+		return true
+	case MailboxSubscription:
+		return true
+	case MessageCreated:
+		return true
+	case MessageDeleted:
+		return true
+	case MessageFlags:
+		return true
+	case Reset:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MailboxSpecialUse.
 const (
 	All     MailboxSpecialUse = "\\All"
@@ -221,6 +257,29 @@ type EmailAddress struct {
 	// Name Example: Alice Example
 	Name *string `json:"name,omitempty"`
 }
+
+// Event One change of a user's mail, from the journal. `cursor` orders
+// events and resumes a stream. Message events carry `mailbox`,
+// `message`, `uid` and `modseq` (and `flags` for `message.created` and
+// `message.flags`); mailbox events carry `mailbox` and `name` (and
+// `oldName` for `mailbox.renamed`). `reset` carries only `cursor`: the
+// requested cursor is no longer in the journal; reload, then continue
+// from this cursor.
+type Event struct {
+	Cursor  int64      `json:"cursor"`
+	Flags   *[]string  `json:"flags,omitempty"`
+	Mailbox *string    `json:"mailbox,omitempty"`
+	Message *string    `json:"message,omitempty"`
+	Modseq  *int64     `json:"modseq,omitempty"`
+	Name    *string    `json:"name,omitempty"`
+	OldName *string    `json:"oldName,omitempty"`
+	Time    *time.Time `json:"time,omitempty"`
+	Type    EventType  `json:"type"`
+	Uid     *int64     `json:"uid,omitempty"`
+}
+
+// EventType defines model for Event.Type.
+type EventType string
 
 // Header defines model for Header.
 type Header struct {
@@ -519,6 +578,12 @@ type Undelivered struct {
 	Reason string `json:"reason"`
 }
 
+// UpdatesTicket defines model for UpdatesTicket.
+type UpdatesTicket struct {
+	Expires time.Time `json:"expires"`
+	Ticket  string    `json:"ticket"`
+}
+
 // User defines model for User.
 type User struct {
 	// Address The main address, when the user has one.
@@ -701,6 +766,15 @@ type SearchMessagesParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// GetUpdatesParams defines parameters for GetUpdates.
+type GetUpdatesParams struct {
+	// Since Cursor of the last event received.
+	Since *int64 `form:"since,omitempty" json:"since,omitempty"`
+
+	// LastEventID Server-Sent Events resume cursor (same as `since`).
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
 // AuthenticateJSONRequestBody defines body for Authenticate for application/json ContentType.
 type AuthenticateJSONRequestBody = AuthRequest
 
@@ -811,6 +885,12 @@ type ServerInterface interface {
 	// SubmitMessage Compose and send a message
 	// (POST /users/{user}/submit)
 	SubmitMessage(c *gin.Context, user UserId)
+	// GetUpdates Stream the user's changes live
+	// (GET /users/{user}/updates)
+	GetUpdates(c *gin.Context, user UserId, params GetUpdatesParams)
+	// CreateUpdatesTicket Get a single-use ticket to open the update stream
+	// (POST /users/{user}/updates/ticket)
+	CreateUpdatesTicket(c *gin.Context, user UserId)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1820,6 +1900,88 @@ func (siw *ServerInterfaceWrapper) SubmitMessage(c *gin.Context) {
 	siw.Handler.SubmitMessage(c, user)
 }
 
+// GetUpdates operation middleware
+func (siw *ServerInterfaceWrapper) GetUpdates(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", c.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter user: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetUpdatesParams
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", c.Request.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter since: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Last-Event-ID, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Last-Event-ID: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.LastEventID = &LastEventID
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetUpdates(c, user, params)
+}
+
+// CreateUpdatesTicket operation middleware
+func (siw *ServerInterfaceWrapper) CreateUpdatesTicket(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user UserId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", c.Param("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter user: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateUpdatesTicket(c, user)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -1874,6 +2036,8 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/users/:user/mailboxes/:mailbox/messages/:message/attachments/:attachment", wrapper.GetAttachment)
 	router.GET(options.BaseURL+"/users/:user/search", wrapper.SearchMessages)
 	router.POST(options.BaseURL+"/users/:user/submit", wrapper.SubmitMessage)
+	router.GET(options.BaseURL+"/users/:user/updates", wrapper.GetUpdates)
+	router.POST(options.BaseURL+"/users/:user/updates/ticket", wrapper.CreateUpdatesTicket)
 }
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
@@ -4773,6 +4937,273 @@ func (response SubmitMessage500ApplicationProblemPlusJSONResponse) VisitSubmitMe
 	return err
 }
 
+type GetUpdatesRequestObject struct {
+	User   UserId `json:"user"`
+	Params GetUpdatesParams
+}
+
+type GetUpdatesResponseObject interface {
+	VisitGetUpdatesResponse(w http.ResponseWriter) error
+}
+
+type GetUpdates101JSONResponse Event
+
+func (response GetUpdates101JSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(101)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpdates200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetUpdates200TexteventStreamResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type GetUpdates400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetUpdates400ApplicationProblemPlusJSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpdates401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUpdates401ApplicationProblemPlusJSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpdates403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUpdates403ApplicationProblemPlusJSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpdates404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUpdates404ApplicationProblemPlusJSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpdates429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetUpdates429ApplicationProblemPlusJSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpdates500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetUpdates500ApplicationProblemPlusJSONResponse) VisitGetUpdatesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpdatesTicketRequestObject struct {
+	User UserId `json:"user"`
+}
+
+type CreateUpdatesTicketResponseObject interface {
+	VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error
+}
+
+type CreateUpdatesTicket201JSONResponse UpdatesTicket
+
+func (response CreateUpdatesTicket201JSONResponse) VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpdatesTicket400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpdatesTicket400ApplicationProblemPlusJSONResponse) VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpdatesTicket401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpdatesTicket401ApplicationProblemPlusJSONResponse) VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpdatesTicket403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpdatesTicket403ApplicationProblemPlusJSONResponse) VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpdatesTicket404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpdatesTicket404ApplicationProblemPlusJSONResponse) VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpdatesTicket500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUpdatesTicket500ApplicationProblemPlusJSONResponse) VisitCreateUpdatesTicketResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Authenticate Get a bearer token
@@ -4856,6 +5287,12 @@ type StrictServerInterface interface {
 	// SubmitMessage Compose and send a message
 	// (POST /users/{user}/submit)
 	SubmitMessage(ctx context.Context, request SubmitMessageRequestObject) (SubmitMessageResponseObject, error)
+	// GetUpdates Stream the user's changes live
+	// (GET /users/{user}/updates)
+	GetUpdates(ctx context.Context, request GetUpdatesRequestObject) (GetUpdatesResponseObject, error)
+	// CreateUpdatesTicket Get a single-use ticket to open the update stream
+	// (POST /users/{user}/updates/ticket)
+	CreateUpdatesTicket(ctx context.Context, request CreateUpdatesTicketRequestObject) (CreateUpdatesTicketResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx *gin.Context, request any) (any, error)
@@ -5796,141 +6233,212 @@ func (sh *strictHandler) SubmitMessage(ctx *gin.Context, user UserId) {
 	}
 }
 
+// GetUpdates operation middleware
+func (sh *strictHandler) GetUpdates(ctx *gin.Context, user UserId, params GetUpdatesParams) {
+	var request GetUpdatesRequestObject
+
+	request.User = user
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUpdates(ctx, request.(GetUpdatesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUpdates")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetUpdatesResponseObject); ok {
+		if err := validResponse.VisitGetUpdatesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateUpdatesTicket operation middleware
+func (sh *strictHandler) CreateUpdatesTicket(ctx *gin.Context, user UserId) {
+	var request CreateUpdatesTicketRequestObject
+
+	request.User = user
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUpdatesTicket(ctx, request.(CreateUpdatesTicketRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUpdatesTicket")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateUpdatesTicketResponseObject); ok {
+		if err := validResponse.VisitCreateUpdatesTicketResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3ZciM5kuCvuMWMWVG9IZK68pCsbFqVR416U5k5knJ6d4u5HWAESKIVBJgAQhQ7Td+yj/sT/bT1Y2tw",
-	"IC4GgoekVHfV5BsPHA6Hw284vgaxmM4Ep1yr4PhrMKEkoRI/nsYxnekLwscUvydUxZLNNBM8OA5O0zlZ",
-	"KIiGC01V1A3CQMUTOiWmpV7MaHAcKC0ZHwd3d2HwSnBNuX7N1EwoZodYHjEiWpN4MqVcRzBnegLRiKWU",
-	"kymNoHN6+ersDEYkTYckvt4BwpPy/z9E0Ll4+wpe7L14Dp+u3u6+2FkH0ZsrMm7CcKml4GOgXDO9AE3G",
-	"IEagJxRiu4DVo96FwYxIMqU6R2GSSKrUWeLBn/0LWGLGZOanGdGTIAzMgoLjgNgGQRhI+iVjkibBsZYZ",
-	"rQIwJbfvKB/rSXD87DAMpoznX/dC3y5kUgnpgYWDmJEvGYWI01ttm0UgJEQzSW+YyFT+20iKKRAOlMiU",
-	"UQkzMqbFAr5kVC7KFcR2uhaAj/b2fTC+Y1OmmyB+JGMKiv2tdbIU+1XnSuiIZKkOjvf7oZmYTbNpcLx/",
-	"1EdE2W8lmhjXdEwlwnBOWDoUt75tc3+1b9vUNnjMbTunSpEx9YJj/wKWQEdpMkwpkFgKpWAqbqjaaQPS",
-	"dntMID8pKn0Qmt+BJSFSkznJIyHxRGlxTfkPCsScQ6aoNKDSWzKdpRZCP+Sm5eOBfWdGUjPBlWVxP5Hk",
-	"gn7JqEIKdGfefCSzWcpiYtbUm0kxTOn0v/1VWS5WAG16JJaWbkjKkl3GZ5mhyYRqwtKcZqHgETCwZDsI",
-	"joFn0yGVMM2UhiEFomEqlIb9o34QBiNG06RK5JroTAXHh/1+GGimEWVndlbIZ3WLnWg9U8e9HmUJlV0H",
-	"bL4I1avDeldF5b9KOgqOg3/plSKiZ/9VvY+2v8VhfcevJhSkxSIkgirgQsOU6HhScFJJYg2dyKArgqgG",
-	"QnRi2DpNkwjMlivbJ0tnkmmYTyiHay7mfKcbWLEySlm8zW49eHmnqaQkWQC9ZUor6ET2Q7SDJC7pKFM0",
-	"geECAZdUiUzG9AcFZs8odCI1ozEj6W6maBRCNCFqN56wNJGUm+9Twviu4/2RXeVbIYcsSSh/ymVe5UcU",
-	"pmSBWygpwS1kqlgWdKJRDpwD9oxrKjlJ30hpRc1TAqyovKESRoSlNIFOxBww0c6JWcKE8THMiYJ4YrSa",
-	"BCYkHe3OyQIhfy/0W5Hx5CmBfi9AZfGkilAu9O7IwOEQ+uGGyv/IhCZPjUzDan9Q8MXMDXORpYlhTPQ2",
-	"pjRB7IobKnfxbwfqlRDviBzTp4Z0mktBBamZ3wgYwvEAOoogqMua06qF2MVGJcznhC8c21dPCroQMCV8",
-	"kdNrKsaMK6ti4TGLU0a5YZSSaLqLzJ8mhpYl1XIBZGRkSHRhvuyemi8RKBoLnigjTCuqfKWJR+e1XUAL",
-	"mBPmV3FL7QhlPSeZngjJ/kaf+rQgSwqNBuqkhmG69HZmlIH8TyFhjmp8LGliVHmSmp3PKlDj5hfCrqqr",
-	"m48zKWZUamaVAlL+0SQ99ycQBWN2Qzl0Ms6MXAOSpmJOk526XvPXX/8ux5T/cfjr3+NJKY+Dhm4SBrGk",
-	"RFsEj4ScEh0cB4khBM2m3g4sqakjwYGvkZEv/qW4824a5MvqliMMhUgp4YHVmXLt6xczaVixVXD4EvbP",
-	"RX8x/CuNUcFwiH6FTRyC0SQk6ccK4kckVTRs34tNcFpRBg/2+zVt8GAlbpzl4GBYNgGuKTCN7GVLZOXg",
-	"r0DLO2aVT++67Rem6VStO0Y5Od8VUxEpyaINJLoSqE+zZPu98lPauVNwjd5+gjjMTcwaMkFpMVMwpEZk",
-	"mz/wGHFjs/1iun5ei2uc3rumws3QxLPjZD5Dxrkwds9eo3NCZBoIH6cUhpLE11RX979yiG2vK/y9SrQ1",
-	"RpmMfH2Turek0rdcgadb7hSp95F0JqTutky1zDpOr676/X5/z9dW0jTnSw03AuMp46Xam3tP/v3q/B10",
-	"plmq2YxI3XND7PiOTBgYM785+mtq2GqCTgBgHNDxZAYomCPj+tlh0LTowyCTqQfcj2dgjMscyETMeSpI",
-	"4tlHH88r0FzfZAd+iSY7u5cQMz2pmJtbHK0ZUWou5NKmxUJKGmuYCKmWuN9ef3+dMRyibZ0TTtOIN/8Y",
-	"0WoUlvyQOsw1zXeSsngNA95bh+UCnLBcbzsaFTLs5fNsNQOP7P6zsSQLN4TjNnMhrxkf14hqpcTFzs3B",
-	"f6JEGiUUh879HdGp0z7wzEdg1TMv00AnR6uMBpZUICexNtpHHf17a0nYQh4WCHKT+vD7ZkpYuol2tLT9",
-	"f3Tfu7GY+lbZ5FGnphu8aVOJthCm/47IbUJ7TRf1KS8z28cD3w1JM99Z4CORGkZEeAIXb1/Bfv/wOSSW",
-	"O9W34Wf5699//T/rV2KgyudrWU1qjszyanI3UMOTLq7RezufEG2MItSG66CJ67VQudF9ADkvaBOiZTmy",
-	"t2rjm+SdEqUhpTc0zVmLYdB1yN+wBF2AjWHRUdgY9m2WpjhKaAdWoOiMGIMKnTRRL6oP/1EKs0rVa53H",
-	"L54us2kOc26OmoZqW1Hl3EOflGcOQ23P9o4OwTUy7CC0TjGnjKJvekIUCE4rGlMwGFxabWEw+FPGr/HD",
-	"lSRqgp9eSzLSCj+eynjCbih+fpuS8Rgl2GBwmlZlWAUZ2dBAOLT6QFOWa6GJR/a+t95OMcqRtbEkZ8l7",
-	"eqtrRtHK1v9pjESmF5v24Ir6WHoT4EILjAxyKY82WoFPk6h6uGsYrS+gXHyO1gJcR5Qrjuq9rK38RK04",
-	"HdvqGHV6KQwt68Vfo9EjOCvW6Ded3KnYwnTKuds606kceQVQG5pOU8arv+61bcUSVdI5jHIGdwK5HxlG",
-	"Ik3FvPvg/fFsSHOdLpZkVpimH0bB8S9r0Gs7XGbTKZGL4C5sqBSFebOFuVuaRI1tq7nCNhrNqQ++kfQ0",
-	"9csutHGGIsH4jlYhKMKZZn+zSkExbVOHXJqB8Qs6SxdXwtt6ujYWuKWBKumISsrjpfOxFkxZArkRSmta",
-	"pGc87bj6Utg3JYyD+S8XrgbD6y20fMPduG7fwhpp1dbePMGfS9puYSxOEGzOV5YJv4GEMvru8T/g7zka",
-	"TEvoGEVU7mAQ/gTIUFGuQVhlAFWpPDrf1JVqYf11kxUemg6n87YJR0y2z7jMOXPUfW5nKDmaGngfxvGj",
-	"Ud0jDpWz+SWvBdHUmXromLZBwZiyGwrGqiy1N9vIqOtTptRWZugoJeO6BWY1PooOsM3P9EiK6aPhY0LU",
-	"aZ2RN7XDZXPhcN/rnHJRvNdeDBeWfK52zwl6D6VlvBu6zrmWws/XLV3HEyJJrKksnB6GsXRbPOy5cbQq",
-	"d2SNkeS3Mi7I/F4OMOXMXC8VTCQlfofnDZUK3RXAkpNS8xUjY1+A7QhqQiQF5keGfjwJkTEPkGfnpx/h",
-	"09lrg5CKDVRD8N7zeyrmZS5Pht/xiOfHrXD0LRF6Tkwl0t3BQmQgywmRhxWYX8EEH0l7JFzNqWyz0RKa",
-	"Ut36p7EN/X+NnH3o/bP9FAjD+irnVQsb7czN1w6zjuFtMnnCIDfbNlFZ8xCjz4NtbOyXh0fPwUUvwSbv",
-	"GICWQwWJzw1gk7CmJJ4wTnfN/uIPpnXVIF9OEaoGJ+2RdikfYVAkBBicUD0Rya75ycUXkdCZQsKrpJZY",
-	"uiwyS1xkbrcM1BVx8CAMykC+UYoqseagZL6GSkuWVYWpGbdw6U5NTk00TMhsRjlN7IFlCkQcZxK1sKUM",
-	"MEcOXGhoncolRn1dkYKETcJK0pWQuawlGtD+DCuJRXUg8oSrJrm1uN6sJXD1EWyDct/zIQ/7hz4G7ZK4",
-	"GuQ0EVKDsqpQqY5ZyjSj1MF9vwpX2sWgltyZF2fAyZTx8Zqx1+SRraCIZdezDZPYFReYDO2B8vHCIvul",
-	"fgBTf6Yoti7k4wn0YUoJV5BxR9R12dB/fvD8cO+FMY03cQ8pX+DrJzMTVPO+8lh6LjE7qnAPMmkdg/XE",
-	"gKP9g8O97cVUTp8Ilw93l9kQ1UkbQtwm0n4PI7ycrG6OT8ntme2/hwmLS4L9IQr9mqG/3ci5rlynhA+c",
-	"VoNiPygo4usnjYQBy3WsFdX1BMsaJ9jvfCgdDx20x4iCuWRaU34C0trBhS8CmN7p+hXgiteh1a/Q8TsW",
-	"dpY937m+cQKKagVnfBdH370SNmpS2N1Ly3758sXmLoq1/dbsYEUnXjvUCu/ELnonWtwSD1KAV8J/t/Kw",
-	"13Mctjj2lVSupmBDjhrCkCj67HAp4Pvzf6rhzy9+rJojpvkGORGFE7iWEyFiTfWu0pKSaW0mg+7eLLV5",
-	"RpWN2z862jgZggtjOmn0DC0PsU2IupkD0M6EdVuMOqEpu8m18zrS34mYpCBpzGbMkErDzi36ghbbuRmn",
-	"pdt2O58VF/p1O8QXflgTlpQ5xKG93WNdIUQJXoN8FTSfeImstd754o5D2WcJet9eVafYLNgdEynSP9JU",
-	"0fmESroqpc8ut0GLQCDFnTYy4wREpodGkwJJU7IAZjPoY8FHbJzZZWwWGS8m9C5U+QLkK5Mdq8KrEnfE",
-	"pIRq0HG7PIBHzG27R9JkwpQx0HzpTJD/Z1cYE272IRVjsOlo6/1ZXs/Ol1ydXbVEq/MuJeU082s2yFOq",
-	"pNHkJl6x5hJf4ZpEQEMtD83YbPOtdQxd7VTTKFdT0JZZnd8mWarYRY8pYIwOIXP/+L3Nj+KWWr/FFFlB",
-	"GNXl7L/4NolXhib8oZEt4xjbxy8MiJvzC2R16+SFHbJtnY/kiKtymyb7qFLqvelxKzJqapHoSoszyfTi",
-	"0qDPxVwwo+008wWhT/NENymmEH38cHkFPZLpCeXaKHM0KgIfJJkyXm3t7oOhXEO1r7h8gJjBSes32ey1",
-	"AMZHLd76izeXV70/XX54D+i4GhGbhIrpCiEQdDLa6EAXTmFOh/jDSAqudylPgKkBH2YsdXTIFJx+PAOS",
-	"Ck6PS3M+FlMKMyKNxd9xqV/OqaRCjAyEA17EfzE0HEJpUUPKlN4JQQkg+SUPTm/wOq1UVKET8sX+fnfA",
-	"B/y0RCUT/NiLYaC39kqTAgL58YWOy9a0R23Aly1Se4k6JzpMVCQwrOQuhuB4lvXREm0zPQf8qm0z3XWb",
-	"2p5CJzI718UOf8EO0c6AoypIFZh1L6yENeDkCsUuNmdKu0GkyIzODn82OhZe6cGkhwE3ikf01XS5w/tz",
-	"NHIc13vJ1GAUr6YpIJJC1HZfxV0of3l49HzHqqsE7AXbAW84d+1Fxu7AWCSG/3KbvOWurJ6fXbkk4NKJ",
-	"JmaU2xTprpDjnuukeqZt6Q20uW4VmjXEGITBDZXWoxPsdfvdvulhBiQzFhwHB91+98BlFeHZrZEK8mqh",
-	"PAbeqwmNr2v0Y+ghv95ijoZWJbEQVE91JrnpgmgecJvqmpMJXNAZKhd4vymT1F1tEpzmRF8ML+mA504D",
-	"i+7D/ZeOIucTllKLXMNKca/OEsN4quuyzJwq/ZNIFisuJXlu7ZZst6EVlELWo4lsfFm2muh9V5c7WmZ0",
-	"+Rbyfr+/wQK2mRoNT99d1goGE7wOd2jn9g1ZwNirXJPGLnvru9SujJlO+y/Xd1q+m3cXBkebwFe/g1oV",
-	"acHxL5/DQOWpBcHPVC/xPCNuMJr+S2AgDj6b7r1JkYE7ptoXNzKkq2C/3y/NIntiLVWrEI76ByD0hMo5",
-	"U6jU1In5Z6pdmu+9qKFCznloIhDXm5Oom3vFvVoW04IN2KXNhbzu2k05uCeIdqCMkxvCUsNLHw1iHLi4",
-	"fm53obuSFuyAEBs+WKECt3ZHCFOqJYtVKyU4WoVYZFxbvpkSTXnMbCqwIYyPUkypntBM2cwmeptf8wGr",
-	"vEHHcXjod/vdwx0vtZw7SNaSS8VhVjMV/gWu/ufHN4DxnL8YwfQXx0HVXzC91K6BygFvbfIVpfKPg/yA",
-	"DILQiMIfBwaMQXAHB8i2V1ZMWXY246pW71QFgdMCC/79KgwF724ZzV6BkAnKneECC1XMyJhxlFtW7hfF",
-	"UWw9k+ZmGBsIRwrq9V9a8iDLJj1nI92Fa1vasih3n7+hqCjMOc+2fOAUjTGjSyJKn1ZYWP6yulNZJeEB",
-	"YqIgMYMIu1LooCa6UyExZyoai82vSqGjRJXOMSQkwzidrxuK1GHonL3/6cP/CMHm4IdwSbke8HPC0hD+",
-	"lPHrEDBPH3V153PDi8Yhjud1oHhUJQvRp7J4yr0UpcKX43XLrFCjnHFa9XYsa1abM/6KK2ojZWrvUU+I",
-	"73RYaJKlS/fvhJ3EF3N/V/o/5sX1uRVs8p/6sB32N9DlilItj3E6LcKdrbLigBYSoGcNRBduob48wguK",
-	"JZM8h7YwmMPKuTWSvXp3pX7eXuMkxXmr0eOh724rZmD9kzPVQwv66h5FFZXH2GeLl/X7HPrF+1VjK5ER",
-	"hagdGmmGKRtmJ4st9qpa/n3sf3O+clXcrf1OF3dNs83VAvNI5a2UMFe5zOhWM6Ljic81Yn1r9kKilXKh",
-	"K4wjZBkmwhJPhSMbE8+cbyOlI229iF04tTQ5JQtXhwgpU8x5MfaJG9tQZj74gHNKk2U3qk/WW1f1Q2W9",
-	"E9n7e4fPD18cPDt8sZV8du7yJ3Z2rDxHCFHy/Tz5zpPdrvYjtSxHe7WYreO9TaPotGj1LT1clbopqytZ",
-	"VZj89/1vWjuksluFC6wMCj+Ir3rNpNPEsMcio+AEXK6xja5h5KSY37rjnx0d7O04bzFW9KJJiFzy7PV7",
-	"SIQxg9DLQpmeUInelC5UKMCaS27QAR/SWEypLTzTbjWd1gqxPtBwaqtVtLkvuVY96YkNoCLxwuNKTpLf",
-	"nwL79JbNaZJUjkTLSWxnx72v7uNKU2c5lydPbRlScHdBoHPYf9ksRuk3c6oH5L+opfP0hJKbRuto5b5c",
-	"e71LsixuXVOdfcroI7BQW03MMbituNU/RhddwSqr6miR9PRdI6mRNxbZK4kbXF3BjbhhreKD1zHwBnMO",
-	"8htGlYT9sBoMsFVjCt+BC4cofwDgvJj0GxJVtdBFWy3UHI7vJOVTcqeVbcqJqVLH4/GV3I9EYjY0FvbG",
-	"m3onEPWiogqRcmWJui3a53mtnvw98xv0pFm7ZWM2Wq8g88QaZ1GLZYXX/bsq8Uje9PK+s+9otPPZ3lf3",
-	"caXWaTUWVStVlScUFJ50wHAY/l65zTrgFce7pEWVdaulViuq26w6psrVIAMf8KI2ju1TK7u+4zP+LLjV",
-	"4/ddt31i3XYNQYZ+z9PPVLfuWv8pGFNFDPu0h+9i2ePLX7fT38qIKZ96WeH/PwWJ17ygjBA66H5QZdEt",
-	"t9U5Cyttats56bZ46h9Pwrvifb39/v6zreX7P8ZMWnOMcjOpKOvxnbU+7LRd0Dy1t5PxnaLa26MI/161",
-	"IpbX7npP57YkA2atmP8oTxgfw6ez1ztd+IjJ9UbA5/Yd2mG19Cs14JhijMsgpiNK/Bl2VZosXJq2TRu2",
-	"udNESnZD1TFmW5hfBlzwdAE2j3w2o0QqGNKRkHS5lJVHMUBrL1/pbzrjq1rebE3SV5nq8F18eazKkhyK",
-	"w1OUOHs66eWPssxmlNtAy8XbV3B0sL+fwxu6Oll4sRuz7c2HLrxNyVhhgHpIB9y+a0EUyDyfPxqlZByV",
-	"JVWUPwydCpKcF7dwl3CwVKUXZ9QCFC1ugOFhdfeHO2qhNJ0Cll4qrw8PSXytUqImeMXomi7mQiZLlTWq",
-	"pdDo7SzFsj223qjvHTkzQy0Xy1dvYP/o2cp6A88OPeUG9ALTbkdCTt2xbpP2btU9OYpf7O/Xz3N5u55x",
-	"goB7HzV7Mvt86X54k4tcFqXY7pMb51Dx206P21Yr2DvY6G6EfWsJL1Psr+9QviP1OBkD5nQDAUmKTfJz",
-	"v600h95X92njVL2i5IjhGzGWwyYaBTvmxxp+0Ra3Oq+8gvg9Q++hpvoqGmjJz3u9fHNyVpR7DW093fIO",
-	"5cgmWs1SsoCOHUSFA05vKNcwITxJcQTDHlUI9NaCDMh11YRSdxkj+iu5Ibb7cQSfLt6pAZdITskJmA+a",
-	"ApuiMjlMRXxNE8h4SpWCyP57hn/+aPhqdAJRzJLjyAyRl6gBSV31HSPOKnc+zVw71VugBlpDnqErpDjg",
-	"9lJdURvHI1Tx3sdGEvW/UzrLF9SZaD3r4d3DHbs6sJcPiyspBtltL6tW1+1/YNVdfm6U3nsC3XXNk3Df",
-	"z6vX2+KuLq85s0+gtW7QuCh4vcJBY9XHQlF1FGhNSdQoJcQpJViRqigz4EzNlI70gLvczD/js9NOLEVh",
-	"TcIUMkdS6FxTOjOGqxEyLAkHfEy1Nj8QVFuMPWsLfpkjXuR5KkCCN+zMmJjt2ZvntQd67xswtwU4g6Mg",
-	"L4+5Vfi8XoL0qf1Ca/XK6sOP9iVErCaAmP7d+YmeXsGzOc/O4BISqX+dmL+nqteryMTe1/LLXasfyex9",
-	"XnbBFSUrbMKy/w8K8kfbrhYze3uVDHj+W+UxeoiJlAt7fBUZURixlFoXk8073H/2bKcLl9lsJqRWAx7h",
-	"s/h5kYC9vT78v/+7dxji3XZp/toJITob7b4XnO6eG6YVWfXjbLRruw54UVUA36p8c0XGLRL/tPrc20qh",
-	"/4HbIm0WBujY1/l/7O/u9fcPovI1cKtwlSIeQVr9YH4jheKKjBuvweek1TpRDSUrJ1yvO/yh94c6P7kn",
-	"jYg5r9FJraT2Kiu7Od98ItLq6EtW7ynmrFoCaC1a49r3bGPX1r51vUy264ZwXao97kLcuXU9sQ0ucr//",
-	"7J8f705I0sQS/hLaHw1z+UD2uPirDuPBU/bZXlw+2NPXO+y/fGaP4IpTtuXmHPhM1fdCw1QkbGT0jI5B",
-	"O55VfIHdvblYQc52E/6uvCzPVl6U3+LSernxTIHItGIJXaL3FpJsoSRHOX/oXZ79rzfReufXw8149/Yl",
-	"ptzVXhf9LRgGDeFUSkxgSVmdqPAmR/n7plEI3W536Y3myuOnKMSq73MtPb5aV4ir2zQj2qA7OA7+9+nV",
-	"1S/93Zefvx7d/auHo32+r9qU27jUVgVu1ZQKt797lJXeklinC2MpMV15LiNcigOs8D5c4kjr8yse7Mn2",
-	"HbSaV9hzqHIvfaOY+vLDGWueOf/uN/AwCF3fgt+M76BxyPCCo1m9PTaPnPZ5QU3HLM93q104Lqul2ehb",
-	"+zVyM0rG9X/kTzN8K2vbmY1typXNXUrsrdTvLrVGSgXip7bHm9yhVJTIeEVNqTR1Hq0RS/HhIUwhRjWu",
-	"C9GXyGY5jrI0tSXI0W0L4obm71so61HG0uRgi4BZl1clx718dIW7x7DNfzvo+eIDzisJG6ErF1irjuOS",
-	"MiBl1/VXXVLm929d4qrb8yeWngwRMlG2phyunqSpfTAkd1y7leYVJvMy7KUwZ/xG2JKoPt/2l5oUaNTc",
-	"XGsF29UAZpN4H7HxTVpm2ninfrbRxNnQ/pkHS98aplK+Ke0NbdtXiB603uVpr4RB/at4zdT48tGjTuwe",
-	"bm6bsHx76SGzXtiX2hIQHKshOjcjU5AQTVvnZjyue1NqpaiDbSYuspLWzGnbPWxSjCdjBUeeEzNflNqS",
-	"l5QZv7SvYHnm3awAbWOnpyRNtwWD3G4Bxt4mYHwwR1pRyqFjVPsds//2tV3oYLxrpya3vXTgnuZd1jIr",
-	"b1N5Z3XvatUmLn7bcO5R8Xbz1tPXHjiuAJG//ZGDUPHatkFRexptLSy/09Q5aSXvd71pSW9ystOTO+c0",
-	"owfcxmoqW/gExzdQ9H/KWFrPruudn52/KfQgVPaxIHUHtTTCk56QNruBqAGfZqlmMyJ1j6Su+sENraUJ",
-	"GFWnbDVlt8ZS/ymOMXIJItMD7mSilcE7Lq0PrXvGq48RXWI9+lxFMfxpB7W6Qf7oBfbRwhVlLh4esRoY",
-	"6pvlQxXoW2TSpruHAy4kFqwrn8DKSJo/ULIAmaVU7Rg9tPJACNGoj9pnFWKSDjhGZBm6chmHqPpcR3Rs",
-	"H8SwT5VJkY1tccb8tYzL86uPA+4qULtHM5jRAg0WaQIL6ldIkTIeIeBavCcUvMt4PPm3/PHh4+BKTIWU",
-	"Yg5EAxeC/5t9C9KQX1kZYiiGSwX1HBP9SQwtRW/GmSovfj1xLmDtmZvWTECzr0iHWN2oeL8G9z9d/O4i",
-	"t7+BXL5XpoOy8VFFebI2zFsvzVp/HeCXz4ZX2lPos+g0hodsFUw86JziYxARFpm1BeSjWr30415vb/95",
-	"t9/td/eOX/Rf9JEbO7gaj6HZIr62Op8rJVtRyGxp2KbicyWuKa82xdrPHsdybAv7hpUKXXnVrmp3a/R7",
-	"oqa79kJCUdZGjFzVpercxeX25gBv8cnv6lTlLY1m69zMNmeuuOERulcIJZnnHmGMjNfVuXz0fNtbbV8S",
-	"S6FU9d55Bd8ox+8+3/3/AAAA//8=",
+	"7H3tchs5kuCrZHA3osm5Ekl92G1L0bGjbtu9mrVsryXv3F3TNwVWgSJaRYAGUKI4Dj3L/byXmF83L3aB",
+	"BFAfLBQ/ZFkz3edfosgqIJHIbyQyP3cSMZsLTrlWnePPnSklKZX48TRJ6Fy/J/yK4v8pVYlkc80E7xx3",
+	"TrMFWSqIx0tNVdzvRB2VTOmMmCf1ck47xx2lJeNXnbu7qPOT4Jpy/YKpuVDMDrE6Yky0Jsl0RrmOYcH0",
+	"FOIJyygnMxpD9/Tip7MzmJAsG5PkugeEp+Xvf4ih+/7VT/Bs/9n38OHy1d6z3iaIXl6SqyYMF1oKfgWU",
+	"a6aXoMkViAnoKYXELmD9qHdRZ04kmVHtUZimkip1lgbwZ38ClpoxmflqTvS0E3XMgjrHHWIf6EQdST/l",
+	"TNK0c6xlTqsAzMjta8qv9LRz/PQo6swY9//uR6FdyKUSMgALBzEnn3IKMae32j4Wg5AQzyW9YSJX/ruJ",
+	"FDMgHCiRGaMS5uSKFgv4lFO5LFeQ2OlaAH6yfxCC8TWbMd0E8R25oqDYX1sny/C96lwpnZA8053jg2Fk",
+	"JmazfNY5PngyRETZ/0o0Ma7pFZUIwzlh2VjchrbN/dS+bTP7wENu2zlVilzRIDj2J2ApdJUm44wCSaRQ",
+	"CmbihqpeG5D2tYcE8oOiMgSh+R5YGiE1GU6eCIkcpcU15d8pEAsOuaLSgEpvyWyeWQjDkJsnHw7sOzOS",
+	"mguurIj7kaTv6aecKqRAx/PmI5nPM5YQs6bBXIpxRmf/7VdlpVgBtHkjtbR0QzKW7jE+zw1NplQTlnma",
+	"hUJGwMiS7ahzDDyfjamEWa40jCkQDTOhNBw8GXaizoTRLK0SuSY6V53jo+Ew6mimEWVndlbws7rFTrWe",
+	"q+PBgLKUyr4D1i9CDeqw3lVR+a+STjrHnX8ZlCpiYH9Vg3f2fYvD+o5fTilIi0VIBVXAhYYZ0cm0kKSS",
+	"JBq6sUFXDHENhPjEiHWapTGYLVf2nTybS6ZhMaUcrrlY8F6/Y9XKJGPJLrv1xcs7zSQl6RLoLVNaQTe2",
+	"H+Iekrikk1zRFMZLBFxSJXKZ0O8UmD2j0I3VnCaMZHu5onEE8ZSovWTKslRSbv6fEcb3nOyP7SpfCTlm",
+	"aUr5Yy7z0rMozMgSt1BSglvIVLEs6MYTD5wD9oxrKjnJXkppVc1jAqyovKESJoRlNIVuzBwwce/ELGHK",
+	"+BUsiIJkaqyaFKYkm+wtyBIhfyP0K5Hz9DGBfiNA5cm0ilAu9N7EwOEQ+vaGyv/MhSaPjUwjar9T8MnM",
+	"DQuRZ6kRTPQ2oTRF7IobKvfwZwfqpRCvibyijw3pzGtBBZmZ3ygYwpEBHUUQtGUNt2oh9vChEuZzwpdO",
+	"7KtHBV0ImBG+9PSaiSvGlTWxkM2SjFFuBKUkmu6h8KepoWVJtVwCmRgdEr83/+ydmn9iUDQRPFVGmVZM",
+	"+cojAZvXvgJawIKwsIlbWkeo6znJ9VRI9lf62NyCIikyFqjTGkbo0tu5MQb8j0LCAs34RNLUmPIkMzuf",
+	"V6DGzS+UXdVWNx/nUsyp1MwaBaT8oUl67kcgCq7YDeXQzTkzeg1IlokFTXt1u+bXv/9NXlH+x/Hf/5ZM",
+	"S33cadgmUSeRlGiL4ImQM6I7x53UEIJms+ALLK2ZI53D0ENGv4SX4vjdPOCX1S9HGAuRUcI71mby1tcv",
+	"ZtKo4qvg8CXsH4v3xfhXmqCB4RD9Ez7iEIwuIcneVRA/IZmiUftebIPTijF4eDCsWYOHa3HjPAcHw6oL",
+	"cE2BaRQvOyLLg78GLa+ZNT6D67b/ME1nahMbeXK+K6YiUpJlG0h0LVAf5unuexWmtHNn4Bq7/QRx6F3M",
+	"GjJBaTFXMKZGZZsfkI248dl+Ma9+3IhrnD64piLM0MSzk2QhR8aFMPbOXmBwQuQaCL/KKIwlSa6pru5/",
+	"hYntW5f4fZVoa4IynYTeTevRksq75QoCr/mgSP0dSedC6n7LVKui4/TycjgcDvdDz0qaebnUCCMwnjFe",
+	"mr0+evLvl+evoTvLM83mROqBG6IXYpmoY9z85ugvqBGrKQYBgHHAwJMZoBCOjOunR52mRx91cpkFwH13",
+	"Bsa59ECmYsEzQdLAPoZkXoHm+iY78Es02dmDhJjracXd3IG15kSphZArm5YIKWmiYSqkWpF++8ODTc5w",
+	"hL61J5ymE29+MarVGCyeSR3mmu47yViyQQDvb8JyAU5UrrcdjQoF9io/W8sgoLv/bDzJIgzhpM1CyGvG",
+	"r2pEtVbj4svNwX+kRBojFIf28Y741FkfyPMxWPMsKDQwyNGqo4GlFchJoo31UUf//kYStpBHBYLcpCH8",
+	"vpwRlm1jHa1s/x/d//1EzEKrbMqoU/MavGwziXZQpi9vnHivo/Atp873M6RLKiZPFnm7m8KvIjdOYx/i",
+	"pIiEGkt6xKkZVmHsWVKVz6gCAkpLSmZ98LE491BCpFyiP5+NxW0cjXjs/BTj5ucsjW0MeyZSRT/F0LUR",
+	"7YxcKRsk84/3nTGFz5ej9O2jvRNwU7RMbGdxUXQ7gsjSN8TH4vyDfYnizJjGEEuqqI5xKEYVCJ4tC2wc",
+	"GySNuAvx0BTs98b74gIywY0DxngVlcZjMaI1Ml9yDAExntMRr/g6OEh/ZIhyRScXUeuGpC/iuMOQ1EcE",
+	"1QymJgPXTKOoiN6GnvVB0+BvuInrYdwPweiZoDGi26Mw1Mz+sKWQ8raHtZ46K2TVKVbWT2lG699YFBZ4",
+	"qb5Tp5rKN5VR3DcqH5dciCFXqitsWxF8LN0Zh6uCzSphRzQh2fDvKHibkuyaLuvi6CK37wQAvSFZHtKT",
+	"fCIyY6QYnnv/6ic4GB59D6m1XOoi+mf597/9/X9vlnIGKj9fy2oyo05XV+NDxI1TNnGNJzuLKdGGZdFT",
+	"roMmrjdC5UYPAXReslAdolUbc3+dUmiqvowoDRm9oZk3O4zxVof8JUvxeKAxLB4iNIZ9lWcZjhLZgRUo",
+	"OifSUDiMlxAP4vrw76Qwq1SD1nnCputFPvMw+1CVeVDtasa60PEHFZjDUNvT/SdH4B4yui2yAXPnqKKO",
+	"mBIjzWnFm+qMRhfWkxiN/pTza/xwKYma4qcXkky0wo+nMpmyG4qfX2Xk6gqZfDQ6zbIgNzu2H1tfoWnn",
+	"a6FJwC5/Y09CxMQja2srn6Vv6K0OSpDg0/9FMpYyvdz2Da5oyNxrAlx4iLFBLuXxVisIeRnV068aRusL",
+	"KBfv0VqA64hyDaveKxLjOWoNd+zqf9TppQjC2BO+Dd4+grNmjeGwiuOKHcIqXrptCquUI68Basuwyozx",
+	"6rf7bVuxQpV0ARMv4E7AnzHBRGSZWPS/eH8CG9JcZ2kykSx7O+kc/7IBvfaFi3w2I9JYZA13owh97BAK",
+	"K8MlAZOvEibfajRnPoRG0rMsrLsw/jEWKZ79ahWBIpxp9ldrFGxvnjL+ns6z5aVYZ6CuyRPYMXgl6YRK",
+	"yhO6oxUtSyC3QmnNwwyMp51UX0kJyYjxMuit9srVYHhz9MZvuBvX7VtUI63a2psc/LGk7RbB4hTB9nJl",
+	"lfAbSCgzcwKxSeuBOTSYJ6FrDFHZwwSdEyBjRbkGYY0BNKV85k7TVqql/GyarIjedjldtE04YbJ9xlXJ",
+	"6VH3sV2geDQ18D5Okgejugccyov5lYgm0dSFgfDQyiYMJJTdUDDOXGm92YeMuT5jSu0Uoiqc4EJRW4uP",
+	"YnB8e542nvqD4WNK1GldkDetw1V34eggGLh2J/wvghguonze7F4QPFmQVvBueazGtRRhuW7pOpkSSRJN",
+	"ZREQNYKl33L65p2jdXllG5yksJfxnizuFRxXzs0NUsFUUhI+DLmhUmEoE1h6Ulq+YmL8C7AvgpoSSYGF",
+	"kaEfTkO4wEEdyLPz03fw4eyFD0b5cEQVwfvf39MwL/P8cvwfWdyzW3EIsELonphKpDvGQmSgyIlQhhWY",
+	"XyMEH8h6JFwtqGzz0XwwJ/yj8Q3DP02cfxj8sZ0LhBF9FX7VwkYHvfvaZfbQaJcsv6jj3bZtTFaffhA6",
+	"3TI+9vOjJ9+Dy2wAm9jXb4YsMQ+wmVyMCZozkkwZp3tmf/EL83TVIV9NH6wmLliWdulgUadIFsKYnZ6K",
+	"dM985XIPkNCZQsKrpJ1Zuiyyztyp/V55iF/kyHSiTpnkY4yiSh5KpxS+hkpLkVWFqXmm6VIhm5KaaJiS",
+	"+ZxymlqGZQpEkuQSrbCV7FBHDlxoaJ3KJU1+XpOeiI9ElYRMIb2uJRrQ/4wqSYd1IHwyZpPcWkJv1hO4",
+	"fAf2gXLf/ZBHw6OQgHYJng1ymgqpQVlTqDTHLGWaUergvlmHKx8jXglnvj8DTmaMX20Ye0OO6RqKCEdv",
+	"7YoLTEaWoUKysMiMqzNgFs4ix6cL/XgCQ5hRwhXk3BF1XTcMvz/8/mj/mXGNtwkPqdCh+I9mJqjmhPpD",
+	"J68xu6oIDzJpA4P1pKEnB4dH+7urKU+fCFcIdxf5GM1Jm16wSxbOPZzwcrK6Oz4jt2f2/f3hsKnYv8Sg",
+	"3zD01xvZ28rNw8fKgfl3Corcm5NGMpGVOtaL6gcO0hscHA4+lIGHLvpjRMFCMq0pPwFp/eAiFgFM9/ph",
+	"A7gSdWiNK3TDgYXeauTb2xsnoKhWcMb3cPS9S2FPTQq/e2XZz58/2z5EsfG9DTtYsYk3DrUmOrGH0YmW",
+	"sMQXGcBr4b9by+z1/Kcd2L6S5tlUbChRIxgTRZ8erSSD/Pxfavzzsx+q7oh5fIt8qSIIXMuXEommes+e",
+	"u9dmMugezDObg1jZuIMnT7ZOlOLCuE4aI0OrQ+ySvtLMD2oXwrotfyWlGbvx1nkd6a9FQjKQNGFzhuf+",
+	"q35u8S5osVuYsXLSvVvMigv9oh3i92FYU5aW9wsie/PPhkKIErwG+TpoPvASWRuj88X9p/KdFehDe1Wd",
+	"YrtEmIRIkf2RZoouplTSdem+drkNWgQCGe600RknIHI9NpYUSJqRpc250JAIPmFXuV3GdlkzxYTBhaJr",
+	"qS6ZEeFrs6q2TEEoBtpg/tnnyrSkIHAqdHq/Nku7qlkrh6KYTVU9Ed0tgekBk3Lvke2dMmW8x1AeJvjf",
+	"7AoTwg2RZOIKbB7t5mBbMOz0ydva65ZoDfKVbMJmYuAWCZaV/D/vfxZrLvEVbchgNtTypanmbYG/rqGr",
+	"XjX/ez0F7ZiO/nWyPItdDPgpxiMS0gfv7+0brU/LWk8Y1eUcPPs6GaOGJsLnNjsesux+uGJA3F5eoKjb",
+	"pMzskG3rfKAoYVXaNMVHlVLvTY87kVHTxMU4X5JLppcXBn3uQAhTcU/z0An5qc/QlWIG8bu3F5cwILme",
+	"Uq6NpUnj4lSGpDPGq0+7i6yodNEmLW5NIWZw0voVXNz8VbW6Co9ixnfayxUFqwprsOFGDz6bP3cDN9bA",
+	"PhdDF3M0MaHz55ctD8e9ttvzheL1lDZn/0GX9g4W45OW44/3Ly8uB3+6ePsGMBI4ITbjH/M/IiAYtbXH",
+	"LX04hQUd4xcTKbjeozwFpkZ8nLPM8Q5TcPruDEgmOD0u4yOJmFGYE6loCl2XS+eidCrCo5ZoxIsDdTxr",
+	"j6AMUUDGlO5FoAQQf6OO0xusXSAVVRjVfXZw0B/xET8tt58JfhykCqC3NodYuQxizIzvutR4Kx5GfNXF",
+	"txUrPKPgRhEYVxLFI3By1ga9ibZp9SN+2UaA7m5jjQ6hGxtq6+MLf8EX4t6Io21NFZh1L61VYMDxRtAe",
+	"Ps6UdoNIkRsnCP5sjFa8P4lZJCNujKXYEhVeVqax0xLBG/0Go3gPWAGRFOK2y4Guesfzoyff96z9T8BW",
+	"MxjxRrTc3hq3icJGZ3CbDecI+fzs0t24KKOSYk65vY/SF/Jq4F5SA/NsGV61yYMVmjXE2Ik6N1TaEFln",
+	"vz/sDzE3d045mbPOceewP+wfujQtlDc1UkH9IlSA1X+a0uS6Rj+GHvxdQsMaWpXEYvPNdS65eQXRPOL2",
+	"XoEnE3hP52gQ4WXSXFJ3j1Rw6om+GF7SEfdRGIvuo4PnjiIXU5ZRi1wj/nGvzlIjnKrrsgqIKv2jSJdr",
+	"boAGSiSUqqJhyZSGQcB62royQfVWzV1dV2qZ09WSDwfD4RYL2GVq9ORDhQMqGEzx7vGRnTs0ZAHjoFKT",
+	"Al/Z3/xK7X6ueeng+eaXVi9C30WdJ9vAV7/wX1XDneNfPkYd5XM1Oj9TvSLzjMLB9IRfOgbizkfz+mBa",
+	"pDRfBdUkkq6Cg+GwdOUsx1qqVhE8GR6C0FMqF0yhIVYn5p+pdnnT96KGCjn7s56OuN6eRN3ca4oYsIQW",
+	"YsAubSHkdd9uyuE9QbQD5ZzcEJYZWfpgEOPARa0Puwv9tbRgB4TEyMEKFbi1O0KYUS1ZolopwdEqJCL3",
+	"13IyoilPmM2tNoTxTooZ1VOaK5sqRm/9nUqwBid0nYSHYX/YP+oFqeXcQbKRXCoRyJp78y9w+T/evQQ8",
+	"IPuLUUx/cRJU/QXzde0aqBzx1kc+o1b+YeQZZNSJjCr8YWTAGHXu4BDF9tryVKvRe1zV+p2qIHBWYCG8",
+	"X4VzE9wt440oe5XKHoYxPHq9Yhz1ltX7RSUqdx+osRnGb8OROvViWy2JpeUjA+fX3UUbn7Q1qO4+fkVV",
+	"UbiggW15yyk6kMaWRJQ+rrKw8mX9S2VJmi9QEwWJGUTYlUIXLdFehcSce2u8zLAphcEdVQb0kJCM4HSH",
+	"B1DkYkP37M2Pb/97BPZSQwQXlOsRP8frf3/K+XUEePEBbXUXJ8SqDhGOFwz6BEwlC9GHslLVvQylIv4U",
+	"DCWtMaOcQ12N0KxaVtsL/kr4bCtjav9BOSTEHRaadKXCyWthJwklMbwuYzaL4q7yGjH5T81sR8MtbLmi",
+	"LtZDcKdFuPNV1jBooQFc1MGdX9FQYuZ7ivXpAkxbOMxRhW+NZq9eBqrz2wucpOC3Gj0ehQoJYErbP7lQ",
+	"PbKgr3+jKFn1EPts8bJ5n6Ower9sbCUKogitQ6PNMAfG7GSxxUFTK7yPw68uVy6LQgbf6OKu6ba5wosB",
+	"rbyTEebKRBrbak50Mg2FRmxszd7wtFouclXIhCyPtrCeXhF8x0w+F9vI6ETbKGIfTi1NzsjSX/w3lCkW",
+	"vBj7xI1tKNMPPuKc0nQ19BvS9Ta8/qW63qnsg/2j74+eHT49eraTfnYh/kcOdqzlI4Qo/cZPIX6y29XO",
+	"Uqt6dFA7Z3ayt+kUnRZPfc0IV6VI1fqygRUh/23/m94OqexWEQIrD7K/SK4G3aTT1IjHIgviBFzytj0R",
+	"xJOTYn4bjn/65HC/56LFWD6RphFKybMXbyAVxg3CKAtlekolRlP6UKEA6y65QUd8TBMxo7bKV7vXdFqr",
+	"ev2FjlNbYbjtY8m1UnWP7AAVySKBUHKa/v4M2Mf3bE7TtMISLZzYLo4Hn93Hta7Oav6RT8cZU3CXa6B7",
+	"NHzerPwbdnOqDPL/qafz+ITiXaNNtHJfqb05JFl2EqiZziFj9AFEqC3d6ATcTtLqH2OLrhGVVXO0SNT6",
+	"ZpHUyBsrmpbEDa6I61bSsFZCIxgYeIk5B/7KVuUGRFQ9DLBleIrYgTsOUeEDgPNi0q9IVNXKIW2Fpz0c",
+	"30gqZOTOKtvkialSGOXhjdx3RGJ6OXZRwKuPJxAP4qKsk3J1nvot1ud5rXnHPfMb9LRZDGdrMVovyfPI",
+	"FmdR3GZN1P2bKfFA0fTyAnmINdrl7OCz+7jW6rQWi6rV/vIJBUUkHfA4DL+vXA8e8UrgXdKipYW1Uqvt",
+	"K2xWHVPlalCAj3hRbMi+U+tx0Qs5fxbcKvt9s20f2bbdQJBROPL0M9WtuzZ8DMFUUcMh6+GbWg7E8jft",
+	"9NdyYsq+Wmvi/6dgS4pCeULooPtOlVXM3FZ7EVb61K4eab8lUv9wGt5VQxwcDA+e7qzf/zFu0gY28m5S",
+	"USflm2j9Mm57T31qbzfnvaJ83oMo/0G1xFjQ73pDF7bGBWatmN8oTxm/gg9nL3p9eIfJ9UbBe/8O/bBa",
+	"+pUacUwxxmUQ8yJq/Dm+qjRZujRtmzZsc6eJlOyGqmPMtjDfjDheTbB55PM5JVLBmE6EpKu1wQKGAXp7",
+	"fqW/6Yyvar24DUlfZarDN/UV8CpLciiYp6gZ93jaK3zKMp9Tbg9a3r/6CZ4cHhx4eCNXeAxvymO2vfnQ",
+	"h1cZuVJ4QD2mI26bCBEF0ufzY0n4uKxRo8LH0Jkg6XlxrXkFBytlj3FGLUDR4tYaMqu7kN1VS6XpDLCW",
+	"VXkfe0ySa5URNcVrUdd0uRAyXSlVUq0tR2/nGdZBsgVcQ9eOzAy1XKxQAYeDJ0/XFnB4ehSo36CXmHY7",
+	"EXLm2LpN27tVD+QkeXZwUOfnslwB4wQBD3aQfDT/fOXCfVOKXBS17e6TG+ervv+m0+N2tQr2D7e6G2Eb",
+	"2+FlioPNL5RN+x4mY8BwNxCQpNiksPTbyXIYfHaftk7VK2q4GLmRYH1xolGxY36skRdt51bnlZaz3zL0",
+	"vtRVX0cDLfl5L1ZvTs6L+rmRLVBc3qGc2ESreUaW0LWDqMi1P4Ep4WmGIxjxqCKgtxZkQKmrppS6yxjx",
+	"r+SG2NePY/jw/rUacYnklJ6A+aApsBkak+NMJNc0hZxnVCmI7a9n+OMPRq7GJxAnLD2OzRC+5g9I6soZ",
+	"GXVWufNp5upVb4EaaA15Rq4y5YjbS3VFsaGAUsV7H1tp1P+gdO4X1J1qPR/g3cOeXR3Yy4fFlRSD7LaL",
+	"uNV1h7tZuwvbjVqGj2C7bui/+Y1fg9EWd3V5A88+gtW6xcNFBfE1ARprPhaGqqNA60qiRSkhySjBEl9F",
+	"aQTnamZ0okfc5Wb+GXv8Fw2Sahqm0DmSQvea0rlxXI2SYWk04ldUa/MFQbPF+LO2gpph8SLPUwESvBFn",
+	"xsVsz948r3VDv++Bua1o2nnS8fVGdzo+r9d0fey40Ea7stpl17adxQoIiOnfXZzo8Q08m/PsHC4hkfo3",
+	"qfl7mnqDik4cfC7/uWuNI5m992UXXJW3wics3/9Oge+Qebmc29urZMT9dy/KXpa2QZllX0UmFCYsozbE",
+	"ZPMOD54+7fXhIp/PhdRqxOP3Bju+SMD+/hD+7//ZP4rwbrs0P/UiiM8me28Ep3vnRmi5pmdnkz376ogX",
+	"VQWwMfDLS3LVovFPq7011yr9t9xWvbMwQDdG5Pww3NsfHhxWSm1Yg6tU8QjSWhcraqRQXJIre5+fcKBE",
+	"ZoxK8KTVOlENJWsn3Gw7/GHwh7o8uSeNiAWv0UmtRvk6L7s532IqsuroK17vKeasWgJoLbTjnh/Yh92z",
+	"d1EnQLabhnCvVN+4i3DnNr2Jz+AiD4ZP//nxXjb+k1b819D+YJjzA1l2CZdxRsZTtkc6Lh8s9w2Ohs+f",
+	"WhZcw2U7bs5hyFV9IzTMRMomxs7oGrQjr84My7kGtxXk7Dbh7yrK8nTtRfkdLq2XG88UiFwrltIVem8h",
+	"yRZKcpTzh8HF2f98GW8Ofn25G+8aDWPKXa2V82/BMWgop1JjAkvL6kRFNDn2zaTjCPr9/kpD/EqnaVRi",
+	"1YZnK52u6wZxdZvmRBt0d447/+v08vKX4d7zj5+f3P1rQKJ9vK/Z5H1cassst1pKRdjfdcCmtyTR2dJ4",
+	"SkxX+o9EK+cAa6IPFzjS5vyKL45khxitFhUOMJWP0jeq0692ImkwVVnL7e5b3CAsIHR9C34zsYMGk+EF",
+	"x4Ft/Ir8+qBpn++peTH3+W61C8dltTR7+tZ+jdyMknP9n77Xxdfytp3b2GZc2dyl1N5K/RZSa6RUIH5q",
+	"e7zNHUpFiUzW1JTKMhfRmrAMOzlhCjGacX2IP8U2y3GSZ5mt6Y5hWxA31DcMUTaijLXewRYBsyGvSo57",
+	"2cWGY767/a1nu2KPOK8kbESuXGCtOo5LyoCMXdfb5GQsHN+6wFW350+s9GARMlW2phyunmSZ7cDiA9du",
+	"pb4qpq9rXypzxm+ELeMaim1/qmmBRp3QjV6wXY1tRh7sChSatMy0CU79dKuJ87H90R+WvjJCpWzgHzza",
+	"tm2dvmi9q9NeCoP6n5INU2MrqQed2HXCbpuwbGb1JbO+t63vUhAcqyG6MCNTkBJNW+dmPKlHU2rlszu7",
+	"TFxkJW2Y0z73ZZPieTJWcOSemPmytJaCpMz4hW0rFph3u6K5jZ2ekSzbFQxyuwMY+9uA8dawtKKUQ9eY",
+	"9j2z/7Z9MXTxvKtX09tBOnC9jletzEqzr+CsrlFZbeLiuy3nnhTNsHeevtYxugKEb6biQahEbdugqPWa",
+	"2wjL7zR1TlrN+81uWrGbnO4M5M45y+gLbmM1jS3safIVDP0fc5bVs+sG52fnLws7CI19LEjdRSuN8HQg",
+	"pM1uIGrEZ3mm2ZxIPSCZq35wQ2tpAsbUKZ+asVvjqf+YJHhyCSLXI+50otXBPZfWh94949XuThdYQ9+b",
+	"KEY+9dCqG/kuIviOFq4oc9HJxVpgaG+WnT8wtsikTXePRlxILFhX9hTLSeY7vixB5hlVPWOHVjquEI32",
+	"qG0FkZBsxPFElmEol3GIq/1P4mPbYcT2fpMiv7LFGX37kYvzy3cj7ipQuy4kzFiBBos0hSUNG6RIGQ9w",
+	"4Fo0aOq8znky/Tffzfm4cylmQkqxAKKBC8H/zTbXNORXVoYYi/FKQT0nRH8UY0vR20mmSgu1R84FrPUN",
+	"as0ENPuKdIjVjYqGQLj/2fJ3d3L7G8jl+8m8oOz5qKI83fmY19Xyb3VlbVbFh/mVJCk9hgUdK+FaBODp",
+	"6tGTJz3fv4DTBE9kfW0WMuJ/puMLfB4WUwOnFU4oTb2UZdgwB+KXN5SbYY3A7dl0jhGP7VHaMb4ywIwx",
+	"16krdl2dLJasgLtAAbKHJIrDqRG3T7vp45RoEkPGfAYJhnLIrJjeZpq5h1mKjjoW4Mepv1O+kKwb3nYT",
+	"YBx+FTnmrKEL3oef2Q2FGJ2JGLpCRrbAehM+m6YSvyZK7+E3e2cvYq8MjDT3HbwRcT5nzjszRDt4rJd/",
+	"Uth5TFu/tugs4JMsRryyTzbFhus+nPpxsM27t98NejVhnKbF+pZYGG3EcccwABcDwoQC3gcZsZiajUPA",
+	"RGSZWLivzVbgbFhD3l0HKSo9X1M6h3xucJ4y5QA1hnNJRUlmdiYRKYX94f5h72TEKUmmZe8lUvQ94Pls",
+	"TLHBiphT7iZX0D06eA5juhR4fbXXH/EfpVgozEBcTFky9be/FNVliIIDgRIKp2cirPpmyHzX9hpEQfxv",
+	"9p8f4hFnXGlKUu8fV2uanwCBsQXwOwXxW8muGI9tRGVMwbXmHXGnuetdRMI5Ca4d16b4Tb1BDfahsdTn",
+	"SDK9hw99T7eywTZomM/8vSLoIgsbpFqWa8+WqDFaW4Th8CDamNOw/4DKF+EJat0Fw4Nf28ODVihwLoUW",
+	"ichOAMl/VaASXspT5DycCcbUsKKdY0yt3C3uk9jucGORLnuoyVuqkVdl8I5nracBAej40pCZF8G/vwyw",
+	"f1S/hHrDol8+GtZa6Rr0y8e7Wn32C7sdFcfD6xBj7VVj406KPKSnVxeTX8Hju5wWrZCwjQtyQEmBRf3g",
+	"bvzzy8sRD0Ln5Xa/349tfxnG4XAIiiaCpyrCuwxrCnnX8P81K17XJgqyo13Jt+hGMNG62T1LC2tK6OJ2",
+	"MxRdY5tssYkXDduhOAwpX42ZWLbgPPrU3JoyMfZzsL2a4lprouPBYP/g+/6wP+zvHz8bPhsiGziwGo2c",
+	"bb8MWwjbdW2oxD5tF4amIr40Fkn1UWyzEsjhSGwPjahSDNcXyK2+bs/XAgmKe/bub1FBUkxcgdPq3EUd",
+	"qeYAr9COrU5VXohuPu1PtIwhX1ymjlwHdUkWPvkCk1DrkVM/uvewWo+ZSCKFUtUSTxV8Y8gsENQ3hr/L",
+	"P3dCqmIKB/2JXhW7jhTvPt79vwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -483,10 +483,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/{user}/updates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User id, or `me` for the token's own user.
+                 * @example me
+                 */
+                user: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Stream the user's changes live
+         * @description With `Upgrade: websocket` (RFC 6455) the connection becomes a
+         *     WebSocket whose every text message is one `Event` (JSON). With
+         *     `Accept: text/event-stream` the response is a Server-Sent Events
+         *     stream whose `data` lines are the same `Event`s and whose `id` is the
+         *     event's cursor. Events come in journal order. Give `since` (or,
+         *     for Server-Sent Events, the `Last-Event-ID` header) to receive every
+         *     event after that cursor first; without it only changes after the
+         *     connection are sent. A cursor older than the retained journal yields
+         *     one `reset` event: reload the state, then follow the stream. A client
+         *     that does not keep up is disconnected (WebSocket close code 1013);
+         *     each user has a limited number of open streams (429 beyond it).
+         *     Browsers, which cannot set headers on a WebSocket request, pass a
+         *     ticket from `POST /users/{user}/updates/ticket` as `?ticket=`
+         *     instead of the bearer token; a browser's `Origin` must be allowed
+         *     by the configuration.
+         */
+        get: operations["getUpdates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{user}/updates/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User id, or `me` for the token's own user.
+                 * @example me
+                 */
+                user: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a single-use ticket to open the update stream
+         * @description The ticket opens one stream of the user (`GET
+         *     /users/{user}/updates?ticket=...`) within 30 seconds, once.
+         */
+        post: operations["createUpdatesTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        UpdatesTicket: {
+            ticket: string;
+            /** Format: date-time */
+            expires: string;
+        };
+        /**
+         * @description One change of a user's mail, from the journal. `cursor` orders
+         *     events and resumes a stream. Message events carry `mailbox`,
+         *     `message`, `uid` and `modseq` (and `flags` for `message.created` and
+         *     `message.flags`); mailbox events carry `mailbox` and `name` (and
+         *     `oldName` for `mailbox.renamed`). `reset` carries only `cursor`: the
+         *     requested cursor is no longer in the journal; reload, then continue
+         *     from this cursor.
+         */
+        Event: {
+            /** @enum {string} */
+            type: "message.created" | "message.deleted" | "message.flags" | "mailbox.created" | "mailbox.renamed" | "mailbox.deleted" | "mailbox.subscription" | "reset";
+            /** Format: int64 */
+            cursor: number;
+            mailbox?: string;
+            message?: string;
+            /** Format: int64 */
+            uid?: number;
+            /** Format: int64 */
+            modseq?: number;
+            flags?: string[];
+            name?: string;
+            oldName?: string;
+            /** Format: date-time */
+            time?: string;
+        };
         /** @description An RFC 9457 problem detail. */
         Problem: {
             /**
@@ -2028,6 +2126,84 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             422: components["responses"]["OverQuota"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getUpdates: {
+        parameters: {
+            query?: {
+                /** @description Cursor of the last event received. */
+                since?: number;
+            };
+            header?: {
+                /** @description Server-Sent Events resume cursor (same as `since`). */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /**
+                 * @description User id, or `me` for the token's own user.
+                 * @example me
+                 */
+                user: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switched to the WebSocket protocol; each text message is an `Event` (the schema below describes one message, not a body). */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description A Server-Sent Events stream of `Event`s. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createUpdatesTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description User id, or `me` for the token's own user.
+                 * @example me
+                 */
+                user: components["parameters"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ticket. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdatesTicket"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
         };
     };
