@@ -17,6 +17,7 @@ import (
 	"github.com/eidermail/eider/api"
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/delivery"
+	"github.com/eidermail/eider/mail/throttle"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -43,9 +44,15 @@ type Options struct {
 	// which POST /authenticate answers 429 (defaults 10 and 5m).
 	MaxLoginFailures   int
 	LoginFailureWindow time.Duration
+	// LoginLimiter counts those failures; nil: an in-process limiter
+	// built from MaxLoginFailures and LoginFailureWindow. mail/cluster's
+	// Redis limiter shares the counts between instances.
+	LoginLimiter throttle.LoginLimiter
 	// SpamHeader and SpamValue are the Junk rule applied when submitted
 	// mail is delivered to local users (as for LMTP; see package delivery).
 	SpamHeader, SpamValue string
+	// Updates bound the live change streams (see UpdatesOptions).
+	Updates UpdatesOptions
 }
 
 // Handlers implements the generated strict server interface.
@@ -54,10 +61,13 @@ type Handlers struct {
 	log        *slog.Logger
 	adminToken string
 	tokens     *tokens
-	limiter    *loginLimiter
+	limiter    throttle.LoginLimiter
 	router     routers.Router
 	metrics    *metrics
 	deliverer  *delivery.Deliverer
+	updates    UpdatesOptions
+	streams    *streamCounter
+	tickets    *usedTickets
 }
 
 var _ api.StrictServerInterface = (*Handlers)(nil)
@@ -76,9 +86,13 @@ func New(svc *mail.Service, o Options) (http.Handler, error) {
 	if o.LoginFailureWindow <= 0 {
 		o.LoginFailureWindow = 5 * time.Minute
 	}
+	if o.LoginLimiter == nil {
+		o.LoginLimiter = throttle.NewLocalLimiter(o.MaxLoginFailures, o.LoginFailureWindow, nil)
+	}
 	if o.AdminToken != "" && len(o.AdminToken) < 16 {
 		return nil, errors.New("http.admin_token: use at least 16 characters")
 	}
+	o.Updates.defaults()
 	secret, err := loadSecret(o.TokenSecret, o.DataDir)
 	if err != nil {
 		return nil, err
@@ -97,12 +111,15 @@ func New(svc *mail.Service, o Options) (http.Handler, error) {
 		log:        o.Log,
 		adminToken: o.AdminToken,
 		tokens:     &tokens{secret: secret, ttl: o.TokenTTL, now: time.Now},
-		limiter:    &loginLimiter{max: o.MaxLoginFailures, window: o.LoginFailureWindow, now: time.Now, fails: map[string]*failCount{}},
+		limiter:    o.LoginLimiter,
 		router:     router,
 		metrics:    newMetrics(),
 		// Local delivery of submitted mail: Junk rules as for LMTP, no
 		// duplicate suppression (a user may send the same message twice).
 		deliverer: delivery.New(svc, delivery.Options{SpamHeader: o.SpamHeader, SpamValue: o.SpamValue, Log: o.Log}),
+		updates:   o.Updates,
+		streams:   &streamCounter{max: o.Updates.MaxPerUser, n: map[string]int{}},
+		tickets:   &usedTickets{used: map[string]int64{}},
 	}
 
 	gin.SetMode(gin.ReleaseMode)
@@ -159,7 +176,13 @@ func (h *Handlers) contract(c *gin.Context) {
 		sec = &route.Spec.Security
 	}
 	if len(*sec) > 0 {
-		if ri.p, err = h.authenticate(c.Request.Context(), c.Request); err != nil {
+		if tk := c.Query("ticket"); tk != "" && strings.EqualFold(route.Operation.OperationID, "getUpdates") && c.GetHeader("Authorization") == "" {
+			// A browser's WebSocket: a single-use ticket instead of a header.
+			ri.p, err = h.redeemTicket(c.Request.Context(), tk)
+		} else {
+			ri.p, err = h.authenticate(c.Request.Context(), c.Request)
+		}
+		if err != nil {
 			writeProblem(c, h.log, err)
 			return
 		}
@@ -173,7 +196,7 @@ func (h *Handlers) contract(c *gin.Context) {
 		// JSON is read whole for validation: bound it. A submission may
 		// carry attachments (base64: 4/3 of their size) up to a message.
 		limit := int64(maxJSONBody)
-		if route.Operation.OperationID == "submitMessage" {
+		if strings.EqualFold(route.Operation.OperationID, "submitMessage") {
 			limit = h.svc.Limits.MaxSize/3*4 + maxJSONBody
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)

@@ -95,3 +95,23 @@ func TestSubmit(t *testing.T) {
 		t.Fatalf("refused submissions stored: %d in Sent", s.JSON200.Total)
 	}
 }
+
+// A submission larger than the 1 MiB JSON bound but within the message size
+// limit is accepted: the submit operation gets its own body bound.
+func TestSubmitLargerThanJSONBound(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, tok := e.user("vera", "pw", "vera@example.com")
+	a := e.client(tok)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 80<<10) // 1.25 MiB, ~1.7 MiB as base64
+	body := api.Submission{
+		To:          &[]api.EmailAddress{{Address: "vera@example.com"}},
+		Subject:     strPtr("large"),
+		Text:        strPtr("see attachment"),
+		Attachments: &[]api.SubmissionAttachment{{Filename: "big.bin", Content: big}},
+	}
+	r, err := a.SubmitMessageWithResponse(ctx, "me", body)
+	if err != nil || r.JSON201 == nil {
+		t.Fatalf("submit of %d bytes: %v %d %s", len(big), err, r.StatusCode(), r.Body)
+	}
+}
