@@ -62,6 +62,10 @@ type Store struct {
 	// one piece of a full-text search string may expand to; a piece beyond
 	// it is matched by scanning the stored text instead.
 	SearchMaxWordExpansion int `yaml:"search_max_word_expansion"`
+	// RefsCache (sqlite backend) is how many message refs (UID, MODSEQ,
+	// flags; ~100 bytes each) of large mailboxes are kept in memory for
+	// SELECT and FETCH FLAGS; 0 disables the cache.
+	RefsCache int `yaml:"refs_cache"`
 	// BlobDir defaults to DataDir/blobs.
 	BlobDir string `yaml:"blob_dir"`
 	// JournalRetention is how long change-journal entries are kept.
@@ -133,6 +137,12 @@ type Auth struct {
 	MaxFailures int `yaml:"max_failures"`
 	// FailureDelay is waited before answering a failed login.
 	FailureDelay time.Duration `yaml:"failure_delay"`
+	// CacheTTL is how long a successful password check is remembered (in
+	// memory, keyed by an HMAC of the password, dropped when the password
+	// hash changes); 0 disables the cache.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// CacheMaxEntries bounds that cache.
+	CacheMaxEntries int `yaml:"cache_max_entries"`
 }
 
 // Delivery configures LMTP/SMTP delivery.
@@ -161,9 +171,24 @@ type HTTP struct {
 	// TokenTTL is how long a token from POST /authenticate works.
 	TokenTTL time.Duration `yaml:"token_ttl"`
 	// MaxLoginFailures failed logins from one client address within
-	// LoginFailureWindow make further attempts answer 429 until it passes.
+	// LoginFailureWindow, by HTTP, IMAP and POP3 together (across instances
+	// with Redis), make further attempts fail (HTTP 429, IMAP NO
+	// [UNAVAILABLE], POP3 -ERR [AUTH]) until it passes.
 	MaxLoginFailures   int           `yaml:"max_login_failures"`
 	LoginFailureWindow time.Duration `yaml:"login_failure_window"`
+	// UpdatesMaxPerUser bounds the open live-update streams
+	// (GET /users/{user}/updates) of one user; one more answers 429.
+	UpdatesMaxPerUser int `yaml:"updates_max_per_user"`
+	// UpdatesQueue is the number of events waiting for one client; a
+	// client whose queue stays full for 10s is disconnected (WebSocket
+	// close 1013) and resumes with its cursor.
+	UpdatesQueue int `yaml:"updates_queue"`
+	// UpdatesPing is the keep-alive period of an update stream.
+	UpdatesPing time.Duration `yaml:"updates_ping"`
+	// UpdatesOrigins is a comma-separated list of browser origins
+	// ("https://mail.example.com") allowed to open a WebSocket besides the
+	// server's own host; "*" allows any. Clients without Origin always pass.
+	UpdatesOrigins string `yaml:"updates_origins"`
 }
 
 // IMAP configures the IMAP server (RFC 3501). APPENDLIMIT is
@@ -213,6 +238,7 @@ func Default() Config {
 			Sync:                   "full",
 			JournalRetention:       30 * 24 * time.Hour,
 			SearchMaxWordExpansion: 1000,
+			RefsCache:              500000,
 			MongoDatabase:          "eider",
 		},
 		Redis: Redis{Prefix: "eider:"},
@@ -231,13 +257,17 @@ func Default() Config {
 			TokenTTL:           24 * time.Hour,
 			MaxLoginFailures:   10,
 			LoginFailureWindow: 5 * time.Minute,
+			UpdatesMaxPerUser:  20,
+			UpdatesQueue:       256,
+			UpdatesPing:        30 * time.Second,
 		},
 		IMAP: IMAP{Listen: "127.0.0.1:1143", IdleTimeout: 30 * time.Minute, PreAuthTimeout: time.Minute,
 			MaxLineLength: 64 << 10, MaxBadCommands: 20, MaxConnectionsPerIP: 50, MaxConnectionsPerUser: 50},
 		POP3: POP3{Listen: "127.0.0.1:1110", MaxMessages: 250, DeleAction: "trash"},
 		LMTP: Listener{Listen: "127.0.0.1:2424"},
 		SMTP: Listener{Listen: "127.0.0.1:2525"},
-		Auth: Auth{AllowPlaintextLoopback: true, MaxFailures: 3, FailureDelay: 2 * time.Second},
+		Auth: Auth{AllowPlaintextLoopback: true, MaxFailures: 3, FailureDelay: 2 * time.Second,
+			CacheTTL: 5 * time.Minute, CacheMaxEntries: 10000},
 		Delivery: Delivery{
 			SpamHeader:      "X-Spam-Flag",
 			SpamValue:       "YES",
@@ -380,6 +410,9 @@ func (c Config) validate() error {
 	if c.Store.Sync != "full" && c.Store.Sync != "normal" {
 		errs = append(errs, fmt.Errorf("store.sync %q: want full or normal", c.Store.Sync))
 	}
+	if c.Store.RefsCache < 0 {
+		errs = append(errs, fmt.Errorf("store.refs_cache %d: must be 0 (off) or positive", c.Store.RefsCache))
+	}
 	if c.Store.SearchMaxWordExpansion <= 0 {
 		errs = append(errs, fmt.Errorf("store.search_max_word_expansion %d: must be positive", c.Store.SearchMaxWordExpansion))
 	}
@@ -391,6 +424,9 @@ func (c Config) validate() error {
 	}
 	if c.HTTP.TokenTTL <= 0 || c.HTTP.MaxLoginFailures <= 0 || c.HTTP.LoginFailureWindow <= 0 {
 		errs = append(errs, errors.New("http: token_ttl, max_login_failures and login_failure_window must be positive"))
+	}
+	if c.HTTP.UpdatesMaxPerUser <= 0 || c.HTTP.UpdatesQueue <= 0 || c.HTTP.UpdatesPing < time.Second {
+		errs = append(errs, errors.New("http: updates_max_per_user and updates_queue must be positive, updates_ping at least 1s"))
 	}
 	if c.POP3.MaxMessages <= 0 {
 		errs = append(errs, errors.New("pop3.max_messages must be positive"))
@@ -407,6 +443,9 @@ func (c Config) validate() error {
 	}
 	if c.Auth.MaxFailures <= 0 || c.Auth.FailureDelay < 0 || c.Delivery.DuplicateWindow < 0 {
 		errs = append(errs, errors.New("auth.max_failures must be positive; auth.failure_delay and delivery.duplicate_window not negative"))
+	}
+	if c.Auth.CacheTTL < 0 || c.Auth.CacheTTL > time.Hour || c.Auth.CacheMaxEntries <= 0 {
+		errs = append(errs, errors.New("auth.cache_ttl must be between 0 (off) and 1h; auth.cache_max_entries positive"))
 	}
 	if c.Password.Time == 0 || c.Password.Memory < 8 || c.Password.Threads == 0 {
 		errs = append(errs, errors.New("password: time, memory_kib (>= 8) and threads must be positive"))

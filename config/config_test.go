@@ -58,6 +58,12 @@ func TestErrorsAreClear(t *testing.T) {
 	if _, err := Load("", []string{"EIDER_STORE_SEARCH_MAX_WORD_EXPANSION=0"}); err == nil || !strings.Contains(err.Error(), "search_max_word_expansion") {
 		t.Errorf("zero search_max_word_expansion: err = %v", err)
 	}
+	if _, err := Load("", []string{"EIDER_STORE_REFS_CACHE=-1"}); err == nil || !strings.Contains(err.Error(), "refs_cache") {
+		t.Errorf("negative refs_cache: err = %v", err)
+	}
+	if c, err := Load("", []string{"EIDER_STORE_REFS_CACHE=0"}); err != nil || c.Store.RefsCache != 0 {
+		t.Errorf("refs_cache 0 (off): %+v, %v", c.Store.RefsCache, err)
+	}
 }
 
 func TestEnvNamesCoverEveryLeaf(t *testing.T) {
@@ -153,6 +159,22 @@ func TestHTTPAPISettings(t *testing.T) {
 		t.Fatalf("env: %v %+v", err, c.HTTP)
 	}
 	for _, bad := range []string{"EIDER_HTTP_TOKEN_TTL=0s", "EIDER_HTTP_MAX_LOGIN_FAILURES=0", "EIDER_HTTP_LOGIN_FAILURE_WINDOW=-1s"} {
+		if _, err := Load("", []string{bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestAuthCacheSettings(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil || c.Auth.CacheTTL != 5*time.Minute || c.Auth.CacheMaxEntries != 10000 {
+		t.Fatalf("defaults: %v %+v", err, c.Auth)
+	}
+	c, err = Load("", []string{"EIDER_AUTH_CACHE_TTL=0s", "EIDER_AUTH_CACHE_MAX_ENTRIES=10"})
+	if err != nil || c.Auth.CacheTTL != 0 || c.Auth.CacheMaxEntries != 10 {
+		t.Fatalf("env: %v %+v", err, c.Auth)
+	}
+	for _, bad := range []string{"EIDER_AUTH_CACHE_TTL=-1s", "EIDER_AUTH_CACHE_TTL=2h", "EIDER_AUTH_CACHE_MAX_ENTRIES=0"} {
 		if _, err := Load("", []string{bad}); err == nil {
 			t.Errorf("%s accepted", bad)
 		}

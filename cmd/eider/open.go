@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/eidermail/eider/mail/mongo"
 	"github.com/eidermail/eider/mail/password"
 	"github.com/eidermail/eider/mail/sqlite"
+	"github.com/eidermail/eider/mail/throttle"
 	"github.com/eidermail/eider/pop3"
 	"github.com/redis/go-redis/v9"
 )
@@ -41,9 +43,10 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*mail.Servi
 	lim.MaxParts = cfg.Limits.MaxParts
 	lim.InlineMax = cfg.Limits.InlineMax
 	svc := &mail.Service{
-		Limits:   lim,
-		Password: password.Params{Time: cfg.Password.Time, Memory: cfg.Password.Memory, Threads: cfg.Password.Threads},
-		Log:      log,
+		Limits:    lim,
+		Password:  password.Params{Time: cfg.Password.Time, Memory: cfg.Password.Memory, Threads: cfg.Password.Threads},
+		AuthCache: mail.NewAuthCache(cfg.Auth.CacheTTL, cfg.Auth.CacheMaxEntries),
+		Log:       log,
 	}
 	if cfg.Store.Backend == "mongodb" {
 		if err := openDistributed(ctx, cfg, log, svc); err != nil {
@@ -59,7 +62,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger) (*mail.Servi
 		return nil, err
 	}
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.Store.SQLitePath, Sync: cfg.Store.Sync,
-		MaxWordExpansion: cfg.Store.SearchMaxWordExpansion}, blobs)
+		MaxWordExpansion: cfg.Store.SearchMaxWordExpansion, RefsCache: cmp.Or(cfg.Store.RefsCache, -1)}, blobs)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +90,28 @@ func pop3Locker(svc *mail.Service) pop3.Locker {
 		return rb.cluster.POP3Locker()
 	}
 	return nil
+}
+
+// loginLimits are the limits the front-ends share: one failed-login count
+// per client address for HTTP, IMAP and POP3 together, and the per-user
+// IMAP session count.
+type loginLimits struct {
+	logins throttle.LoginLimiter
+	conns  throttle.ConnCounter // nil: the IMAP server's in-process count
+}
+
+// newLoginLimits returns the Redis limits of mail/cluster when the bus is
+// Redis's (every instance sees the same counts), else in-process ones.
+// http.max_login_failures within http.login_failure_window block an
+// address on every protocol.
+func newLoginLimits(cfg config.Config, svc *mail.Service) loginLimits {
+	if rb, ok := svc.Bus.(redisBus); ok {
+		return loginLimits{
+			logins: rb.cluster.LoginLimiter(cfg.HTTP.MaxLoginFailures, cfg.HTTP.LoginFailureWindow),
+			conns:  rb.cluster.Connections(0),
+		}
+	}
+	return loginLimits{logins: throttle.NewLocalLimiter(cfg.HTTP.MaxLoginFailures, cfg.HTTP.LoginFailureWindow, nil)}
 }
 
 // openDistributed fills svc with the MongoDB store, GridFS blobs, and the

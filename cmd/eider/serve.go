@@ -38,6 +38,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 
 	var srv *http.Server
 	errc := make(chan error, 8)
+	limits := newLoginLimits(cfg, svc) // shared by HTTP, IMAP and POP3
 	if cfg.HTTP.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 		if err != nil {
@@ -51,8 +52,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 			TokenTTL:           cfg.HTTP.TokenTTL,
 			MaxLoginFailures:   cfg.HTTP.MaxLoginFailures,
 			LoginFailureWindow: cfg.HTTP.LoginFailureWindow,
+			LoginLimiter:       limits.logins,
 			SpamHeader:         cfg.Delivery.SpamHeader,
 			SpamValue:          cfg.Delivery.SpamValue,
+			Updates: server.UpdatesOptions{
+				MaxPerUser:     cfg.HTTP.UpdatesMaxPerUser,
+				QueueSize:      cfg.HTTP.UpdatesQueue,
+				PingInterval:   cfg.HTTP.UpdatesPing,
+				AllowedOrigins: server.ParseOrigins(cfg.HTTP.UpdatesOrigins),
+			},
 		})
 		if err != nil {
 			ln.Close()
@@ -66,7 +74,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 		}()
 		log.Info("listening", "proto", "http", "addr", ln.Addr().String())
 	}
-	ms, err := startMail(cfg, svc, log, errc)
+	ms, err := startMail(cfg, svc, limits, log, errc)
 	if err != nil {
 		ms.shutdown(context.Background())
 		return err
@@ -135,7 +143,7 @@ type mailServers struct {
 // startMail starts LMTP, the SMTP maildrop, POP3 and IMAP (plain and
 // implicit TLS) on their configured addresses; an empty address disables one. A
 // listener that fails later reports on errc.
-func startMail(cfg config.Config, svc *mail.Service, log *slog.Logger, errc chan<- error) (*mailServers, error) {
+func startMail(cfg config.Config, svc *mail.Service, limits loginLimits, log *slog.Logger, errc chan<- error) (*mailServers, error) {
 	m := &mailServers{log: log}
 	var tlsCfg *tls.Config
 	if cfg.POP3.Listen != "" || cfg.POP3.TLSListen != "" || cfg.SMTP.Listen != "" ||
@@ -200,6 +208,7 @@ func startMail(cfg config.Config, svc *mail.Service, log *slog.Logger, errc chan
 			MaxConnections:         cfg.Limits.MaxConnections,
 			Hostname:               cfg.Delivery.Hostname,
 			Locker:                 pop3Locker(svc), // shared through Redis in distributed mode
+			LoginLimiter:           limits.logins,
 			Log:                    log,
 		})
 		if cfg.POP3.Listen != "" {
@@ -225,6 +234,8 @@ func startMail(cfg config.Config, svc *mail.Service, log *slog.Logger, errc chan
 			MaxConnections:         cfg.Limits.MaxConnections,
 			MaxConnectionsPerIP:    cfg.IMAP.MaxConnectionsPerIP,
 			MaxConnectionsPerUser:  cfg.IMAP.MaxConnectionsPerUser,
+			Conns:                  limits.conns,
+			LoginLimiter:           limits.logins,
 			MaxBadCommands:         cfg.IMAP.MaxBadCommands,
 			IdleTimeout:            cfg.IMAP.IdleTimeout,
 			PreAuthTimeout:         cfg.IMAP.PreAuthTimeout,
