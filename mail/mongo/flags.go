@@ -17,7 +17,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID string, set st
 	if up.Mode != store.FlagsSet && up.Mode != store.FlagsAdd && up.Mode != store.FlagsRemove {
 		return nil, fmt.Errorf("mongo: store flags: mode %d: %w", up.Mode, store.ErrInvalidInput)
 	}
-	fl, err := normFlags(up.Flags)
+	fl, err := store.CanonicalFlags(up.Flags)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: store flags: %w", err)
 	}
@@ -45,7 +45,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID string, set st
 				res.Modified = append(res.Modified, ref.UID)
 				continue
 			}
-			next, changed := applyFlags(ref.Flags, up.Mode, fl)
+			next, changed := store.ApplyFlags(ref.Flags, up.Mode, fl)
 			if !changed {
 				continue
 			}

@@ -79,12 +79,12 @@ func (s *Store) nextUIDValidity(ctx context.Context) (uint32, error) {
 
 // createMailbox creates a mailbox; the caller holds the user lock.
 func (s *Store) createMailbox(ctx context.Context, userID, name, specialUse string) (*store.Mailbox, error) {
-	name, err := canonicalName(name)
+	name, err := store.CanonicalMailboxName(name)
 	if err != nil {
 		return nil, err
 	}
 	if specialUse != "" {
-		su, ok := specialUses[strings.ToLower(specialUse)]
+		su, ok := store.CanonicalSpecialUse(specialUse)
 		if !ok {
 			return nil, fmt.Errorf("special use %q: %w", specialUse, store.ErrInvalidInput)
 		}
@@ -97,7 +97,7 @@ func (s *Store) createMailbox(ctx context.Context, userID, name, specialUse stri
 			return nil, fmt.Errorf("special use %s: %w", su, store.ErrExists)
 		}
 	}
-	if p := parentName(name); p != "" {
+	if p := store.ParentName(name); p != "" {
 		if _, err := s.mailboxByName(ctx, userID, p); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, fmt.Errorf("mailbox %q: parent %q: %w", name, p, store.ErrNoSuchParent)
@@ -147,7 +147,7 @@ func (s *Store) GetMailbox(ctx context.Context, userID, mailboxID string) (*stor
 
 // FindMailbox finds a mailbox by full name.
 func (s *Store) FindMailbox(ctx context.Context, userID, name string) (*store.Mailbox, error) {
-	cn, err := canonicalName(name)
+	cn, err := store.CanonicalMailboxName(name)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: find mailbox %q: %w", name, store.ErrNotFound)
 	}
@@ -160,7 +160,7 @@ func (s *Store) FindMailbox(ctx context.Context, userID, name string) (*store.Ma
 
 // FindSpecialUse finds the user's mailbox with that special use.
 func (s *Store) FindSpecialUse(ctx context.Context, userID, specialUse string) (*store.Mailbox, error) {
-	su, ok := specialUses[strings.ToLower(specialUse)]
+	su, ok := store.CanonicalSpecialUse(specialUse)
 	if !ok {
 		return nil, fmt.Errorf("mongo: find special use %q: %w", specialUse, store.ErrNotFound)
 	}
@@ -233,7 +233,7 @@ func (s *Store) inferiors(ctx context.Context, userID, prefix string) ([]mboxDoc
 // RenameMailbox renames a mailbox and its inferiors (RFC 3501 §6.3.5),
 // under the user lock, one document each.
 func (s *Store) RenameMailbox(ctx context.Context, userID, mailboxID, newName string) (*store.Mailbox, error) {
-	nn, err := canonicalName(newName)
+	nn, err := store.CanonicalMailboxName(newName)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: rename mailbox: %w", err)
 	}
@@ -259,7 +259,7 @@ func (s *Store) RenameMailbox(ctx context.Context, userID, mailboxID, newName st
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if p := parentName(nn); p != "" {
+		if p := store.ParentName(nn); p != "" {
 			if _, err := s.mailboxByName(ctx, userID, p); errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("mailbox %q: parent %q: %w", nn, p, store.ErrNoSuchParent)
 			} else if err != nil {
@@ -272,7 +272,7 @@ func (s *Store) RenameMailbox(ctx context.Context, userID, mailboxID, newName st
 		}
 		all := append([]mboxDoc{*cur}, subs...)
 		for _, d := range all {
-			if to := nn + d.Name[len(old):]; len(to) > MaxMailboxName {
+			if to := nn + d.Name[len(old):]; len(to) > store.MaxMailboxName {
 				return fmt.Errorf("renamed inferior %q too long: %w", to, store.ErrInvalidName)
 			}
 		}

@@ -333,7 +333,7 @@ func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.N
 	if err := checkSegments(m.Segments, m.Size); err != nil {
 		return nil, fmt.Errorf("mongo: append: %w", err)
 	}
-	flags, err := normFlags(m.Flags)
+	flags, err := store.CanonicalFlags(m.Flags)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: append: %w", err)
 	}

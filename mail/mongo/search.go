@@ -126,10 +126,10 @@ func match(d *msgDoc, c *store.Criteria) bool {
 // hasStoredFlag: system flags and keywords compare case-insensitively;
 // flags that are never stored (\Recent, session state) never match.
 func hasStoredFlag(fs []string, f string) bool {
-	if _, sys := systemFlags[strings.ToLower(f)]; !sys && (f == "" || strings.HasPrefix(f, `\`) || strings.Contains(f, " ")) {
-		return false
+	if _, err := store.CanonicalFlag(f); err != nil {
+		return false // never stored
 	}
-	return hasFlag(fs, f)
+	return store.HasFlag(fs, f)
 }
 
 // headerHas reports whether a "Key: value" line of hdrs has the key

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/eidermail/eider/mail/store"
@@ -29,50 +28,6 @@ var systemFlags = map[string]struct {
 	`\draft`:    {store.FlagDraft, sysDraft},
 }
 
-// normFlag returns the stored spelling of a flag: system flags in their
-// canonical case, keywords as given. Keywords must be IMAP atoms.
-func normFlag(f string) (string, error) {
-	if sf, ok := systemFlags[strings.ToLower(f)]; ok {
-		return sf.name, nil
-	}
-	if f == "" || strings.HasPrefix(f, `\`) {
-		return "", fmt.Errorf("flag %q: %w", f, store.ErrInvalidInput)
-	}
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
-			return "", fmt.Errorf("flag %q: %w", f, store.ErrInvalidInput)
-		}
-	}
-	return f, nil
-}
-
-// normFlags canonicalizes, sorts and deduplicates flags (keywords compare
-// case-insensitively; the first spelling wins).
-func normFlags(in []string) ([]string, error) {
-	out := make([]string, 0, len(in))
-	for _, f := range in {
-		n, err := normFlag(f)
-		if err != nil {
-			return nil, err
-		}
-		if !hasFlag(out, n) {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
-}
-
-func hasFlag(fs []string, f string) bool {
-	for _, x := range fs {
-		if strings.EqualFold(x, f) {
-			return true
-		}
-	}
-	return false
-}
-
 // sysBits returns the system flag bits of a normalized flag list.
 func sysBits(fs []string) int64 {
 	var b int64
@@ -93,33 +48,6 @@ func splitFlags(s string) []string {
 	return strings.Split(s, " ")
 }
 
-// applyFlags returns the flags after the update and whether they changed.
-func applyFlags(cur []string, mode store.FlagMode, fl []string) ([]string, bool) {
-	var next []string
-	switch mode {
-	case store.FlagsSet:
-		next = slices.Clone(fl)
-	case store.FlagsAdd:
-		next = slices.Clone(cur)
-		for _, f := range fl {
-			if !hasFlag(next, f) {
-				next = append(next, f)
-			}
-		}
-	case store.FlagsRemove:
-		for _, f := range cur {
-			if !hasFlag(fl, f) {
-				next = append(next, f)
-			}
-		}
-	}
-	if next == nil {
-		next = []string{}
-	}
-	slices.Sort(next)
-	return next, !slices.Equal(next, cur)
-}
-
 // StoreFlags changes flags of the messages in set. All changed messages get
 // one new MODSEQ; messages whose flags would not change are untouched;
 // messages with MODSEQ > UnchangedSince (when set) are reported in Modified.
@@ -127,7 +55,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID string, set st
 	if up.Mode != store.FlagsSet && up.Mode != store.FlagsAdd && up.Mode != store.FlagsRemove {
 		return nil, fmt.Errorf("sqlite: store flags: mode %d: %w", up.Mode, store.ErrInvalidInput)
 	}
-	fl, err := normFlags(up.Flags)
+	fl, err := store.CanonicalFlags(up.Flags)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: store flags: %w", err)
 	}
@@ -171,7 +99,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID string, set st
 			}
 			c.old = splitFlags(fs)
 			var changed bool
-			c.flags, changed = applyFlags(c.old, up.Mode, fl)
+			c.flags, changed = store.ApplyFlags(c.old, up.Mode, fl)
 			if changed {
 				chs = append(chs, c)
 			}

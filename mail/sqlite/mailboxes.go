@@ -6,60 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/eidermail/eider/mail/store"
-	"golang.org/x/text/unicode/norm"
 )
-
-// MaxMailboxName is the longest mailbox name accepted, in bytes.
-const MaxMailboxName = 1024
-
-// canonicalName validates a mailbox name and returns its canonical form:
-// NFC, and a first component equal to "INBOX" in any case spelled "INBOX".
-// Refused (ErrInvalidName): empty, longer than MaxMailboxName, invalid
-// UTF-8, control characters, a leading or trailing "/", or "//".
-func canonicalName(name string) (string, error) {
-	if name == "" || len(name) > MaxMailboxName || !utf8.ValidString(name) {
-		return "", fmt.Errorf("mailbox name %q: %w", name, store.ErrInvalidName)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return "", fmt.Errorf("mailbox name %q: control character: %w", name, store.ErrInvalidName)
-		}
-	}
-	if strings.HasPrefix(name, store.Separator) || strings.HasSuffix(name, store.Separator) ||
-		strings.Contains(name, store.Separator+store.Separator) {
-		return "", fmt.Errorf("mailbox name %q: empty hierarchy component: %w", name, store.ErrInvalidName)
-	}
-	name = norm.NFC.String(name)
-	first, rest, hasRest := strings.Cut(name, store.Separator)
-	if strings.EqualFold(first, "INBOX") {
-		name = "INBOX"
-		if hasRest {
-			name += store.Separator + rest
-		}
-	}
-	return name, nil
-}
-
-// parentName returns the name of the parent ("" for a top-level mailbox).
-func parentName(name string) string {
-	i := strings.LastIndex(name, store.Separator)
-	if i < 0 {
-		return ""
-	}
-	return name[:i]
-}
-
-var specialUses = map[string]string{}
-
-func init() {
-	for _, su := range []string{`\All`, `\Archive`, `\Drafts`, `\Flagged`, `\Junk`, `\Sent`, `\Trash`, `\Important`} {
-		specialUses[strings.ToLower(su)] = su
-	}
-}
 
 const mailboxCols = `m.mbx, m.id, m.name, m.special_use, m.uid_validity, m.uid_next, m.highest_modseq, m.subscribed, m.created`
 
@@ -114,12 +63,12 @@ func nextUIDValidity(t *wtx) (uint32, error) {
 }
 
 func createMailbox(t *wtx, uno int64, name, specialUse string) (*store.Mailbox, error) {
-	name, err := canonicalName(name)
+	name, err := store.CanonicalMailboxName(name)
 	if err != nil {
 		return nil, err
 	}
 	if specialUse != "" {
-		su, ok := specialUses[strings.ToLower(specialUse)]
+		su, ok := store.CanonicalSpecialUse(specialUse)
 		if !ok {
 			return nil, fmt.Errorf("special use %q: %w", specialUse, store.ErrInvalidInput)
 		}
@@ -133,7 +82,7 @@ func createMailbox(t *wtx, uno int64, name, specialUse string) (*store.Mailbox, 
 			return nil, err
 		}
 	}
-	if p := parentName(name); p != "" {
+	if p := store.ParentName(name); p != "" {
 		var one int
 		err := t.row(`SELECT 1 FROM mailboxes WHERE uno = ? AND name = ?`, uno, p).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -195,7 +144,7 @@ func (s *Store) GetMailbox(ctx context.Context, userID, mailboxID string) (*stor
 
 // FindMailbox finds a mailbox by full name.
 func (s *Store) FindMailbox(ctx context.Context, userID, name string) (*store.Mailbox, error) {
-	cn, err := canonicalName(name)
+	cn, err := store.CanonicalMailboxName(name)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find mailbox %q: %w", name, store.ErrNotFound)
 	}
@@ -209,7 +158,7 @@ func (s *Store) FindMailbox(ctx context.Context, userID, name string) (*store.Ma
 
 // FindSpecialUse finds the user's mailbox with that special use.
 func (s *Store) FindSpecialUse(ctx context.Context, userID, specialUse string) (*store.Mailbox, error) {
-	su, ok := specialUses[strings.ToLower(specialUse)]
+	su, ok := store.CanonicalSpecialUse(specialUse)
 	if !ok {
 		return nil, fmt.Errorf("sqlite: find special use %q: %w", specialUse, store.ErrNotFound)
 	}
@@ -250,7 +199,7 @@ func (s *Store) ListMailboxes(ctx context.Context, userID string) ([]store.Mailb
 // The new parent must exist; renaming INBOX or into one's own subtree is
 // ErrInvalidName; an existing target is ErrMailboxExists.
 func (s *Store) RenameMailbox(ctx context.Context, userID, mailboxID, newName string) (*store.Mailbox, error) {
-	nn, err := canonicalName(newName)
+	nn, err := store.CanonicalMailboxName(newName)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rename mailbox: %w", err)
 	}
@@ -283,7 +232,7 @@ func (s *Store) RenameMailbox(ctx context.Context, userID, mailboxID, newName st
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if p := parentName(nn); p != "" {
+		if p := store.ParentName(nn); p != "" {
 			err := t.row(`SELECT 1 FROM mailboxes WHERE uno = ? AND name = ?`, uno, p).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("mailbox %q: parent %q: %w", nn, p, store.ErrNoSuchParent)
@@ -308,7 +257,7 @@ func (s *Store) RenameMailbox(ctx context.Context, userID, mailboxID, newName st
 				return err
 			}
 			r.to = nn + r.from[len(old):]
-			if len(r.to) > MaxMailboxName {
+			if len(r.to) > store.MaxMailboxName {
 				rows.Close()
 				return fmt.Errorf("renamed inferior %q too long: %w", r.to, store.ErrInvalidName)
 			}

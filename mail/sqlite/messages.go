@@ -162,7 +162,7 @@ func prepareAppend(userID, mailboxID string, m *store.NewMessage) (*store.Messag
 	if err := checkSegments(m.Segments, m.Size); err != nil {
 		return nil, err
 	}
-	flags, err := normFlags(m.Flags)
+	flags, err := store.CanonicalFlags(m.Flags)
 	if err != nil {
 		return nil, err
 	}
