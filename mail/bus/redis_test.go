@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -264,17 +265,33 @@ func (p *proxy) stop() {
 // Redis goes away and comes back: while it is away Subscribe still
 // returns (bounded wait) and changes are published to nobody; when it is
 // back the bus re-subscribes and every listener catches up.
+//
+// Two ways Redis goes away: a forwarder in front of the shared test Redis
+// is stopped and started again, and a private redis-server process is
+// killed (SIGKILL) and started again on the same port.
 func TestRedisRestart(t *testing.T) {
+	t.Run("proxy", func(t *testing.T) {
+		p := &proxy{target: redisAddr()}
+		p.start(t)
+		defer p.stop()
+		testRedisRestart(t, p.addr, redisAddr(), p.stop, func() { p.start(t) })
+	})
+	t.Run("redis-server", func(t *testing.T) {
+		srv := startRedisServer(t, "")
+		testRedisRestart(t, srv.addr, srv.addr, srv.kill, func() { srv.restart(t) })
+	})
+}
+
+// testRedisRestart runs the bus on busAddr while changes are published on
+// pubAddr; down and up take Redis away and bring it back.
+func testRedisRestart(t *testing.T, busAddr, pubAddr string, down, up func()) {
 	ctx := context.Background()
-	p := &proxy{target: redisAddr()}
-	p.start(t)
-	defer p.stop()
 	var b6 [6]byte
 	_, _ = rand.Read(b6[:])
 	prefix := "eidertest-" + hex.EncodeToString(b6[:]) + ":beacon:"
-	rdb := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: busAddr, MaxRetries: -1})
 	defer rdb.Close()
-	pub := redis.NewClient(&redis.Options{Addr: redisAddr()})
+	pub := redis.NewClient(&redis.Options{Addr: pubAddr, MaxRetries: -1})
 	defer pub.Close()
 	b := NewRedis(rdb, RedisOptions{Prefix: prefix, Logger: slog.New(slog.DiscardHandler), SubscribeWait: 200 * time.Millisecond})
 	defer b.Close()
@@ -290,16 +307,20 @@ func TestRedisRestart(t *testing.T) {
 			seen <- journal.Load()
 		}
 	}()
+	away := false
 	change := func() {
+		// A change is journaled first; its beacon may find no Redis (a
+		// real restart) or no subscriber (the forwarder is down).
 		n := journal.Add(1)
-		if err := pub.Publish(ctx, prefix+"u", fmt.Sprint(n)).Err(); err != nil {
+		if err := pub.Publish(ctx, prefix+"u", fmt.Sprint(n)).Err(); err != nil && !away {
 			t.Fatal(err)
 		}
 	}
 	change()
 	waitSeen(t, seen, 1)
 
-	p.stop() // Redis goes away
+	away = true
+	down() // Redis goes away
 	waitFor(t, "subscription gone", func() bool {
 		n, _ := pub.PubSubNumSub(ctx, prefix+"u").Result()
 		return n[prefix+"u"] == 0
@@ -320,11 +341,58 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatal("Publish while Redis is away reported success")
 	}
 
-	p.start(t) // Redis is back on the same address
+	up() // Redis is back on the same address
+	away = false
 	waitSeen(t, seen, journal.Load())
 	if got := recv(t, vch, "catch-up for a subscription made while Redis was away"); got.UserID != "v" {
 		t.Fatalf("got %+v", got)
 	}
 	change()
 	waitSeen(t, seen, journal.Load())
+}
+
+// redisServer is a private redis-server process on a loopback port, so a
+// test can kill and restart a real Redis without touching the shared one.
+type redisServer struct {
+	addr string
+	cmd  *exec.Cmd
+}
+
+// startRedisServer starts redis-server on addr (a free port when empty)
+// and waits until it answers PING.
+func startRedisServer(t *testing.T, addr string) *redisServer {
+	t.Helper()
+	if addr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server (Debian package redis-server) is needed: %v", err)
+	}
+	srv := &redisServer{addr: addr, cmd: cmd}
+	t.Cleanup(srv.kill)
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	waitFor(t, "redis-server answers", func() bool { return c.Ping(context.Background()).Err() == nil })
+	return srv
+}
+
+// kill ends the process with SIGKILL (no shutdown, like a crash).
+func (r *redisServer) kill() {
+	if r.cmd != nil && r.cmd.Process != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// restart starts a new redis-server on the same address.
+func (r *redisServer) restart(t *testing.T) {
+	r.cmd = startRedisServer(t, r.addr).cmd
 }
