@@ -15,12 +15,25 @@ func (ss *session) quitCmd(cmd wire.Command) {
 		ss.w.OK("bye")
 		return
 	}
-	if err := ss.update(); err != nil {
+	err := ss.update()
+	// The maildrop is released before the reply, so a client that
+	// reconnects as soon as it reads +OK finds it free (even on another
+	// instance, where the lock lives in Redis).
+	ss.releaseMaildrop()
+	if err != nil {
 		ss.log.Error("pop3 update", "user", ss.user.Username, "err", err)
 		ss.w.Err(wire.CodeSysTemp, "some changes could not be saved")
 		return
 	}
 	ss.w.OK("bye")
+}
+
+// releaseMaildrop drops the session's maildrop lock, once.
+func (ss *session) releaseMaildrop() {
+	if ss.unlock != nil {
+		ss.unlock()
+		ss.unlock = nil
+	}
 }
 
 // update applies the session's pending changes through mail.Service, so

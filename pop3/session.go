@@ -75,11 +75,7 @@ func newSession(srv *Server, c net.Conn) *session {
 // Leaving without QUIT discards pending changes (RFC 1939 §6).
 func (ss *session) run() {
 	defer ss.conn.Close()
-	defer func() {
-		if ss.unlock != nil {
-			ss.unlock()
-		}
-	}()
+	defer ss.releaseMaildrop()
 	ss.w.OK("POP3 server ready " + ss.srv.opt.Hostname)
 	for !ss.quit {
 		// Answer everything pipelined before flushing (RFC 2449 §6.6).
