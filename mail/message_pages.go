@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/eidermail/eider/mail/mimetree"
@@ -103,26 +105,51 @@ type ListAddresses struct {
 	Bcc  []mimetree.Address `json:"bcc,omitempty"`
 }
 
-// Addresses decodes only the address lists of a stored message's Meta. It
-// reads the JSON object key by key and stops at "date", which
+// Addresses decodes only the address lists of a stored message's Meta.
+// It walks the top-level JSON object key by key, skipping the values it
+// does not need (MIME tree, ENVELOPE, BODYSTRUCTURE, headers) with a byte
+// scanner that only tracks strings and nesting, and decodes just the
+// "from", "to", "cc" and "bcc" values. It stops at "date", which
 // encoding/json writes right after the address lists (mimetree.Meta's
-// field order), so the text and HTML that follow are never scanned.
+// field order), so the text and HTML that follow are never read.
+//
+// Invariant: Meta is well-formed JSON written by encoding/json (RFC 8259);
+// the scanner reports malformed input as an error but does not validate
+// the skipped values beyond their string and bracket structure.
 func Addresses(m *store.Message) (*ListAddresses, error) {
 	var a ListAddresses
-	dec := json.NewDecoder(bytes.NewReader(m.Meta))
+	b := m.Meta
 	bad := func(err error) (*ListAddresses, error) {
 		return nil, fmt.Errorf("message %s: decode meta: %w", m.ID, err)
 	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return bad(fmt.Errorf("not an object: %v", err))
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return bad(errors.New("not an object"))
 	}
-	for dec.More() {
-		t, err := dec.Token()
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return bad(io.ErrUnexpectedEOF)
+		}
+		if b[i] == '}' {
+			return &a, nil
+		}
+		if b[i] != '"' {
+			return bad(fmt.Errorf("offset %d: expected a key", i))
+		}
+		end, err := skipString(b, i)
 		if err != nil {
 			return bad(err)
 		}
-		var dst any
-		switch t {
+		key := b[i+1 : end-1]
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return bad(fmt.Errorf("offset %d: expected ':'", i))
+		}
+		i = skipSpace(b, i+1)
+		var dst *[]mimetree.Address
+		switch string(key) { // no allocation: the compiler compares in place
 		case "from":
 			dst = &a.From
 		case "to":
@@ -133,12 +160,90 @@ func Addresses(m *store.Message) (*ListAddresses, error) {
 			dst = &a.Bcc
 		case "date":
 			return &a, nil
-		default:
-			dst = new(json.RawMessage)
 		}
-		if err := dec.Decode(dst); err != nil {
+		vend, err := skipValue(b, i)
+		if err != nil {
 			return bad(err)
 		}
+		if dst != nil {
+			if err := json.Unmarshal(b[i:vend], dst); err != nil {
+				return bad(err)
+			}
+		}
+		i = skipSpace(b, vend)
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
 	}
-	return &a, nil
+}
+
+// skipSpace returns the index of the first non-whitespace byte at or after
+// i (RFC 8259 §2 insignificant whitespace).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the JSON string starting at
+// b[i] == '"'. A quote inside a string is always escaped (RFC 8259 §7), so
+// the string ends at the first quote preceded by an even number of
+// backslashes.
+func skipString(b []byte, i int) (int, error) {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, fmt.Errorf("offset %d: unterminated string", i)
+		}
+		j += k
+		n := 0
+		for p := j - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		j++
+		if n%2 == 0 {
+			return j, nil
+		}
+	}
+}
+
+// skipValue returns the index just past the JSON value starting at b[i],
+// tracking only strings and the nesting of objects and arrays.
+func skipValue(b []byte, i int) (int, error) {
+	depth := 0
+	for j := i; j < len(b); {
+		switch c := b[j]; c {
+		case '"':
+			e, err := skipString(b, j)
+			if err != nil {
+				return 0, err
+			}
+			j = e
+		case '{', '[':
+			depth++
+			j++
+		case '}', ']':
+			if depth == 0 {
+				return j, nil // end of the enclosing object
+			}
+			depth--
+			j++
+		case ',':
+			if depth == 0 {
+				return j, nil
+			}
+			j++
+		default:
+			j++
+		}
+		if depth == 0 && j > i && (b[j-1] == '"' || b[j-1] == '}' || b[j-1] == ']') {
+			return j, nil
+		}
+	}
+	if depth != 0 {
+		return 0, fmt.Errorf("offset %d: unterminated value", i)
+	}
+	return len(b), nil
 }

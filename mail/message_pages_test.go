@@ -3,6 +3,8 @@ package mail_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -102,3 +104,145 @@ func TestListPageAcrossGaps(t *testing.T) {
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 func storeRange(a, b uint32) store.UIDSet { return store.UIDSet{{Start: a, Stop: b}} }
+
+// TestAddressesTrickyStrings puts quotes, backslashes, brackets and
+// look-alike keys in the fields Addresses skips and in the address lists.
+func TestAddressesTrickyStrings(t *testing.T) {
+	tricky := `"}],"from":[{"addr":"evil@x"}],\\"` + "\\\u00e9\n{["
+	meta := mimetree.Meta{
+		Size:     42,
+		Root:     &mimetree.Part{},
+		Envelope: tricky,
+		Headers:  []mimetree.Header{{Key: "from", Value: tricky}, {Key: `x"\`, Value: `\\`}},
+		Subject:  tricky,
+		From:     []mimetree.Address{{Name: tricky, Address: "a@example.com"}},
+		ReplyTo:  []mimetree.Address{{Address: "r@example.com"}},
+		To:       []mimetree.Address{{Address: "b@example.com"}, {Name: `\`, Address: "c@example.com"}},
+		Bcc:      []mimetree.Address{{Address: "d@example.com"}},
+		Text:     tricky,
+	}
+	raw, err := json.Marshal(&meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := mail.Addresses(&store.Message{Meta: raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mail.ListAddresses{From: meta.From, To: meta.To, Bcc: meta.Bcc}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("got %+v\nwant %+v", *got, want)
+	}
+}
+
+// TestAddressesMalformed checks that broken Meta is an error, not a panic
+// or a silently empty result.
+func TestAddressesMalformed(t *testing.T) {
+	for _, in := range []string{
+		``, `[]`, `{`, `{"size":1`, `{"env":"abc`, `{"root":{"a":[1,2}`,
+		`{"from":[{"addr":"a@x"}`, `{"from" [1]}`, `{1:2}`, `{"from":[{"addr":1}],"date":""}`,
+	} {
+		if a, err := mail.Addresses(&store.Message{Meta: []byte(in)}); err == nil {
+			t.Errorf("%q: no error, got %+v", in, a)
+		}
+	}
+}
+
+// BenchmarkAddresses decodes the address lists of every corpus message:
+// "scan" is mail.Addresses, "tokens" the encoding/json token decoder it
+// replaced (kept here as the baseline), "full" the whole Meta.
+func BenchmarkAddresses(b *testing.B) {
+	svc := mailtest.NewService(b, "", "", mimetree.DefaultLimits())
+	ctx := context.Background()
+	u, err := svc.CreateUser(ctx, "a", "pw", "a@example.com", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inbox, _ := svc.Store.FindMailbox(ctx, u.ID, "INBOX")
+	files, _ := filepath.Glob("mimetree/testdata/corpus/*")
+	var metas []*store.Message
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		m, err := svc.Append(ctx, u.ID, inbox.ID, bytesReader(raw), nil, time.Time{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m, err = svc.Store.GetMessage(ctx, u.ID, m.ID); err != nil {
+			b.Fatal(err)
+		}
+		metas = append(metas, m)
+	}
+	if len(metas) < 10 {
+		b.Fatalf("corpus: %d messages", len(metas))
+	}
+	run := func(name string, f func(*store.Message) error) {
+		b.Run(name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if err := f(metas[i%len(metas)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	run("scan", func(m *store.Message) error { _, err := mail.Addresses(m); return err })
+	run("tokens", func(m *store.Message) error { _, err := addressesTokens(m); return err })
+	run("full", func(m *store.Message) error { _, err := mail.Meta(m); return err })
+}
+
+// addressesTokens is the previous mail.Addresses (encoding/json tokens),
+// the baseline of BenchmarkAddresses.
+func addressesTokens(m *store.Message) (*mail.ListAddresses, error) {
+	var a mail.ListAddresses
+	dec := json.NewDecoder(bytes.NewReader(m.Meta))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("not an object: %v", err)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var dst any
+		switch t {
+		case "from":
+			dst = &a.From
+		case "to":
+			dst = &a.To
+		case "cc":
+			dst = &a.Cc
+		case "bcc":
+			dst = &a.Bcc
+		case "date":
+			return &a, nil
+		default:
+			dst = new(json.RawMessage)
+		}
+		if err := dec.Decode(dst); err != nil {
+			return nil, err
+		}
+	}
+	return &a, nil
+}
+
+// FuzzAddresses feeds arbitrary bytes to the scanner: it must return an
+// error or a result, never panic or loop, and agree with encoding/json on
+// Meta-shaped objects (lower-case keys, no "date").
+func FuzzAddresses(f *testing.F) {
+	f.Add([]byte(`{"size":1,"root":{"a":[1,"]}"]},"from":[{"name":"\"","addr":"a@x"}],"to":[],"date":"x"}`))
+	f.Add([]byte(`{"hdrs":[{"k":"from","v":"\\"}],"cc":[{"addr":"c@x"}]}`))
+	f.Add([]byte(`{"env":"a\\\"b","bcc":null}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := mail.Addresses(&store.Message{Meta: in})
+		if err != nil || !json.Valid(in) || bytes.Contains(in, []byte(`"date"`)) ||
+			!bytes.Equal(in, bytes.ToLower(in)) || bytes.Contains(in, []byte(`\u`)) {
+			return
+		}
+		var want mail.ListAddresses
+		if json.Unmarshal(in, &want) != nil {
+			return
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Fatalf("%q: scanner %+v, encoding/json %+v", in, *got, want)
+		}
+	})
+}
