@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,7 +49,8 @@ func crashMessage(ctx context.Context, t testing.TB, bs blob.Store, i int) *stor
 }
 
 // TestCrashChild is the child of TestCrashSafety: it appends until killed,
-// printing "ACK uid" for every Append that returned nil.
+// printing "ACK uid i" for every Append that returned nil and "FLAG uid"
+// for every StoreFlags (keyword $crash on that message) that returned nil.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(crashEnv)
 	if dir == "" {
@@ -79,11 +81,20 @@ func TestCrashChild(t *testing.T) {
 		}
 		fmt.Fprintf(out, "ACK %d %d\n", m.UID, i)
 		out.Flush()
+		// Flag changes go through the group commit as well: every
+		// acknowledged one must survive too.
+		set := store.UIDSet{{Start: m.UID, Stop: m.UID}}
+		if _, err := s.StoreFlags(ctx, u.ID, mb.ID, set, store.FlagUpdate{Mode: store.FlagsAdd, Flags: []string{"$crash"}}); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(out, "FLAG %d\n", m.UID)
+		out.Flush()
 	}
 }
 
 // TestCrashSafety kills a child process (SIGKILL) that is appending and
-// checks that every acknowledged append survived and the store is consistent.
+// flagging, and checks that every acknowledged append and flag change
+// survived and the store is consistent.
 func TestCrashSafety(t *testing.T) {
 	const want = 300
 	ctx := context.Background()
@@ -113,10 +124,16 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	acked := map[uint32]int{}
+	flagged := map[uint32]bool{}
 	sc := bufio.NewScanner(pipe)
 	deadline := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
 	for len(acked) < want && sc.Scan() {
 		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == "FLAG" {
+			uid, _ := strconv.Atoi(f[1])
+			flagged[uint32(uid)] = true
+			continue
+		}
 		if len(f) != 3 || f[0] != "ACK" {
 			continue
 		}
@@ -165,6 +182,9 @@ func TestCrashSafety(t *testing.T) {
 		if m.Subject != fmt.Sprintf("crash %d", i) {
 			t.Fatalf("UID %d holds %q, want append %d", uid, m.Subject, i)
 		}
+		if flagged[uid] && !slices.Contains(m.Flags, "$crash") {
+			t.Fatalf("acknowledged flag change of UID %d lost in the crash: %v", uid, m.Flags)
+		}
 		rc, err := s.OpenMessage(ctx, m, 0, -1)
 		if err != nil {
 			t.Fatal(err)
@@ -195,5 +215,8 @@ func TestCrashSafety(t *testing.T) {
 	if c, err = s.CheckConsistency(ctx); err != nil || len(c.Problems) > 0 {
 		t.Fatalf("after sweep: %v %q", err, c.Problems)
 	}
-	t.Logf("%d acknowledged appends survived SIGKILL; %d messages present", len(acked), len(ms))
+	if len(flagged) < want-1 {
+		t.Fatalf("only %d acknowledged flag changes for %d appends", len(flagged), len(acked))
+	}
+	t.Logf("%d acknowledged appends and %d flag changes survived SIGKILL; %d messages present", len(acked), len(flagged), len(ms))
 }

@@ -60,7 +60,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID string, set st
 		return nil, fmt.Errorf("sqlite: store flags: %w", err)
 	}
 	res := &store.FlagResult{}
-	err = s.update(ctx, "store flags", func(t *wtx) error {
+	err = s.groupUpdate(ctx, "store flags", func(t *wtx) error {
 		mbx, uno, err := mailboxNo(t.ctx, t, userID, mailboxID)
 		if err != nil {
 			return err

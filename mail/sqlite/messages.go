@@ -48,38 +48,74 @@ func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.N
 	return msg, nil
 }
 
-// appendReq is one Append waiting for a group commit.
+// appendReq is one write waiting for a group commit: an Append (msg, m,
+// doc) or, when fn is set, another write (StoreFlags, Expunge, Delete) run
+// by fn inside its own SAVEPOINT.
 type appendReq struct {
 	ctx  context.Context
 	msg  *store.Message
 	m    *store.NewMessage
 	doc  *ftsDoc
-	done chan error // buffered, receives exactly one result
+	op   string             // operation name for errors; "append" for appends
+	fn   func(t *wtx) error // nil for an append
+	done chan error         // buffered, receives exactly one result
+	lead chan struct{}      // buffered; receives when this caller must lead (enqueue)
 }
 
-// maxGroup bounds how many appends share one transaction.
+// maxGroup bounds how many writes share one transaction.
 const maxGroup = 128
 
-// groupAppend commits msg together with the appends queued concurrently
-// (group commit): the first caller to get the writer lock runs every
-// queued append in one transaction, each inside its own SAVEPOINT so that
-// one failing append (over quota, a vanished mailbox) fails alone, and
-// commits once — one fsync and one full-text index flush for the group.
-// Every caller returns only after the commit that holds its message, so an
-// acknowledged append is durable exactly as with a transaction of its own.
+// groupAppend commits msg together with the writes queued concurrently
+// (group commit): the leading caller (see enqueue) runs every queued write
+// in one transaction and commits once — one fsync and one
+// full-text index flush for the group. A refused append (over quota, a
+// vanished mailbox) is refused by appendCheck before it writes, so it fails
+// alone. Every caller returns only after the commit that holds its write,
+// so an acknowledged append is durable exactly as with a transaction of its
+// own.
 func (s *Store) groupAppend(ctx context.Context, msg *store.Message, m *store.NewMessage, doc *ftsDoc) error {
-	req := &appendReq{ctx: ctx, msg: msg, m: m, doc: doc, done: make(chan error, 1)}
+	return s.enqueue(&appendReq{ctx: ctx, msg: msg, m: m, doc: doc, op: "append", done: make(chan error, 1)})
+}
+
+// groupUpdate is update through the group commit: fn runs inside a
+// SAVEPOINT of a transaction shared with the writes queued concurrently, so
+// an error of fn rolls back fn's writes only and fails this caller alone.
+// The caller returns after the commit holding its writes. Writes of one
+// group run in queue order on the single writer, so MODSEQs allocated by
+// bumpModSeq stay strictly increasing per mailbox and journal entries keep
+// commit order. On an error of fn the caller returns the error and no
+// result, so whatever fn had filled in is discarded.
+func (s *Store) groupUpdate(ctx context.Context, op string, fn func(t *wtx) error) error {
+	if s.soloWrites {
+		return s.update(ctx, op, fn)
+	}
+	return s.enqueue(&appendReq{ctx: ctx, op: op, fn: fn, done: make(chan error, 1)})
+}
+
+// enqueue queues req and returns its result once a group holding it ended.
+//
+// At most one caller leads at a time (Store.leading, guarded by qmu): the
+// leader takes the writer lock and runs the queued writes as groups until
+// its own write is done, then hands the lead to the oldest queued write, if
+// any. The other callers wait on their done channel, so they all wake when
+// the commit holding their write ends, and the next leader takes every
+// write queued meanwhile.
+func (s *Store) enqueue(req *appendReq) error {
+	req.lead = make(chan struct{}, 1)
 	s.qmu.Lock()
 	s.queue = append(s.queue, req)
+	lead := !s.leading
+	s.leading = true
 	s.qmu.Unlock()
+	if !lead {
+		select {
+		case err := <-req.done: // a leader committed (or failed) our write
+			return err
+		case <-req.lead: // we are still queued and now lead
+		}
+	}
 	for {
 		s.wmu.Lock()
-		select {
-		case err := <-req.done: // a leader committed (or failed) our append
-			s.wmu.Unlock()
-			return err
-		default:
-		}
 		s.qmu.Lock()
 		batch := s.queue
 		if len(batch) > maxGroup {
@@ -87,42 +123,72 @@ func (s *Store) groupAppend(ctx context.Context, msg *store.Message, m *store.Ne
 		}
 		s.queue = s.queue[len(batch):]
 		s.qmu.Unlock()
-		s.runGroup(batch)
+		if len(batch) > 0 {
+			s.runGroup(batch)
+		}
 		s.wmu.Unlock()
-		// Our request may have been beyond maxGroup: loop until it is done.
 		select {
 		case err := <-req.done:
+			s.qmu.Lock()
+			if len(s.queue) > 0 {
+				s.queue[0].lead <- struct{}{} // buffered: never blocks
+			} else {
+				s.leading = false
+			}
+			s.qmu.Unlock()
 			return err
-		default:
+		default: // our write was beyond maxGroup: run the next group
 		}
 	}
 }
 
-// runGroup runs a batch of appends in one transaction; wmu is held.
+// runGroup runs a batch of writes in one transaction; wmu is held. Blobs
+// whose last reference the group dropped are deleted after the commit,
+// still under wmu (as in update).
 func (s *Store) runGroup(batch []*appendReq) {
 	errs := make([]error, len(batch))
-	fail := func(err error) {
+	fail := func(what string, err error) {
 		for i, r := range batch {
 			if errs[i] == nil {
-				errs[i] = err
+				errs[i] = fmt.Errorf("sqlite: %s: %s%w", r.op, what, err)
 			}
 			r.done <- errs[i]
 		}
 	}
-	// The transaction outlives any one caller's cancellation; each append
+	// The transaction outlives any one caller's cancellation; each write
 	// checks its own context before it runs.
 	ctx := context.WithoutCancel(batch[0].ctx)
 	defer s.learnStmts(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		fail(fmt.Errorf("sqlite: append: begin: %w", err))
+		fail("begin: ", err)
 		return
 	}
 	t := &wtx{Tx: tx, s: s, ctx: ctx}
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
-			errs[i] = fmt.Errorf("sqlite: append: %w", err)
+			errs[i] = fmt.Errorf("sqlite: %s: %w", r.op, err)
+			continue
+		}
+		if r.fn != nil {
+			// Queued appends' full-text rows go in first: an Expunge with
+			// no UID set may remove a message appended earlier in this group.
+			if err := t.flushFTS(); err != nil {
+				tx.Rollback()
+				fail("full-text index: ", err)
+				return
+			}
+			if err := runSavepoint(t, r.fn); err != nil {
+				if errors.Is(err, errGroupBroken) {
+					tx.Rollback()
+					fail("", err)
+					return
+				}
+				errs[i] = fmt.Errorf("sqlite: %s: %w", r.op, err)
+				continue
+			}
+			ok++
 			continue
 		}
 		// No SAVEPOINT per append: FTS5 flushes its index on every
@@ -136,25 +202,57 @@ func (s *Store) runGroup(batch []*appendReq) {
 		}
 		if err := appendWrite(t, r.msg, r.m, r.doc, mbx, uno); err != nil {
 			tx.Rollback()
-			fail(fmt.Errorf("sqlite: append: %w", err))
+			fail("", err)
 			return
 		}
 		ok++
 	}
 	if err := t.flushFTS(); err != nil {
 		tx.Rollback()
-		fail(fmt.Errorf("sqlite: append: full-text index: %w", err))
+		fail("full-text index: ", err)
 		return
 	}
 	if ok == 0 {
 		tx.Rollback()
 	} else if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: append: commit: %w", err))
+		fail("commit: ", err)
 		return
+	} else {
+		s.groups.Add(1)
+	}
+	for _, h := range t.drop {
+		_ = s.blobs.Delete(ctx, h)
 	}
 	for i, r := range batch {
 		r.done <- errs[i]
 	}
+}
+
+// errGroupBroken reports that a savepoint could not be rolled back, so
+// the group's transaction is in an unknown state and must be abandoned.
+var errGroupBroken = errors.New("savepoint rollback failed")
+
+// runSavepoint runs fn inside SAVEPOINT w; on an error of fn every write of
+// fn, and the blob hashes it queued for deletion, are undone.
+func runSavepoint(t *wtx, fn func(t *wtx) error) error {
+	if _, err := t.exec(`SAVEPOINT w`); err != nil {
+		return fmt.Errorf("savepoint: %w: %w", errGroupBroken, err)
+	}
+	nDrop := len(t.drop)
+	if err := fn(t); err != nil {
+		t.drop = t.drop[:nDrop]
+		if _, rerr := t.exec(`ROLLBACK TO w`); rerr != nil {
+			return fmt.Errorf("%w: %w (after %w)", errGroupBroken, rerr, err)
+		}
+		if _, rerr := t.exec(`RELEASE w`); rerr != nil {
+			return fmt.Errorf("%w: %w (after %w)", errGroupBroken, rerr, err)
+		}
+		return err
+	}
+	if _, err := t.exec(`RELEASE w`); err != nil {
+		return fmt.Errorf("release savepoint: %w: %w", errGroupBroken, err)
+	}
+	return nil
 }
 
 // prepareAppend validates m and builds the Message that appendTx completes.
@@ -798,7 +896,7 @@ func (s *Store) Delete(ctx context.Context, userID, mailboxID string, set store.
 
 func (s *Store) remove(ctx context.Context, op, userID, mailboxID string, set store.UIDSet, onlyDeleted bool) (*store.ExpungeResult, error) {
 	res := &store.ExpungeResult{}
-	err := s.update(ctx, op, func(t *wtx) error {
+	err := s.groupUpdate(ctx, op, func(t *wtx) error {
 		mbx, uno, err := mailboxNo(t.ctx, t, userID, mailboxID)
 		if err != nil {
 			return err

@@ -6,7 +6,10 @@
 // MODSEQ and journal Seq allocation are race-free; reads use a separate pool
 // of read-only connections that see committed WAL snapshots. Blob files whose
 // last reference was dropped are deleted after the commit, still under wmu,
-// so no other transaction can take a new reference in between.
+// so no other transaction can take a new reference in between. Appends,
+// StoreFlags, Expunge and Delete queued concurrently share one transaction
+// and one commit (group commit, see enqueue); each still returns only after
+// the commit holding its writes.
 package sqlite
 
 import (
@@ -26,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eidermail/eider/mail/blob"
@@ -71,9 +75,17 @@ type Store struct {
 	stmts  map[string]*sql.Stmt
 	missed map[string]bool
 
-	// qmu guards queue: appends waiting for a group commit (groupAppend).
-	qmu   sync.Mutex
-	queue []*appendReq
+	// qmu guards queue, writes waiting for a group commit, and leading,
+	// true while a caller runs the groups (enqueue).
+	qmu     sync.Mutex
+	queue   []*appendReq
+	leading bool
+	// soloWrites makes StoreFlags, Expunge and Delete run one transaction
+	// each, as before group commit; set by benchmarks only, for comparison.
+	soloWrites bool
+	// groups counts group transactions committed (runGroup); read by
+	// benchmarks to report writes per commit.
+	groups atomic.Int64
 
 	maxExpand int // Config.MaxWordExpansion
 
