@@ -67,6 +67,7 @@ type Handlers struct {
 	deliverer  *delivery.Deliverer
 	updates    UpdatesOptions
 	streams    *streamCounter
+	followers  followerHub // one journal follower per user with live streams (updates_follow.go)
 	tickets    *usedTickets
 }
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/eidermail/eider/api"
-	"github.com/eidermail/eider/mail/bus"
 	"github.com/eidermail/eider/mail/store"
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
@@ -152,20 +151,21 @@ func (h *Handlers) GetUpdates(ctx context.Context, req api.GetUpdatesRequestObje
 	}
 	defer h.streams.release(userID)
 
-	// Subscribe before reading the journal position, so that no change
-	// committed after this point goes unannounced.
+	// The user's follower subscribes to the bus before this stream reads
+	// the journal position, so that no change committed after this point
+	// goes unannounced.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
 	defer cancel()
-	beacons, unsub, err := h.svc.Bus.Subscribe(sctx, userID)
+	f, err := h.followers.acquire(sctx, h, userID)
 	if err != nil {
-		return nil, fmt.Errorf("updates: subscribe: %w", err)
+		return nil, err
 	}
-	defer unsub()
+	defer h.followers.release(f)
 	cursor, reset, err := h.startCursor(sctx, userID, since)
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{h: h, userID: userID, cursor: cursor, reset: reset, beacons: beacons,
+	s := &stream{h: h, userID: userID, cursor: cursor, reset: reset, follower: f,
 		queue: make(chan *api.Event, h.updates.QueueSize)}
 	if ws {
 		h.serveWebSocket(sctx, cancel, gc, s)
@@ -231,47 +231,62 @@ func (h *Handlers) originAllowed(r *http.Request) bool {
 }
 
 // stream is one subscriber's position in the journal. The producer
-// (follow) reads the journal and fills queue; the transport drains it.
+// (follow) fills queue, first from the journal itself, then through the
+// user's shared follower; the transport drains it.
 // Invariant: events enter queue in strictly increasing cursor order and
-// cursor is the last one queued.
+// cursor is the last journal entry handed to the stream. While the stream
+// is a member of its follower, only the follower (under its lock) touches
+// cursor and queue's send side; closing detached hands them back.
 type stream struct {
-	h       *Handlers
-	userID  string
-	cursor  int64
-	reset   bool
-	beacons <-chan bus.Beacon
-	queue   chan *api.Event // pointers: an idle stream's queue costs 8 bytes a slot
+	h        *Handlers
+	userID   string
+	cursor   int64
+	reset    bool
+	follower *follower
+	queue    chan *api.Event // pointers: an idle stream's queue costs 8 bytes a slot
+
+	detached  chan struct{} // closed when the follower lets go of the stream
+	detachErr error         // why, nil when the stream was only too slow for the fan-out
 }
 
 // follow queues a reset event if due, every journal entry after the cursor,
-// then the entries announced by each beacon, until ctx ends or the client
-// falls behind (errTooSlow). The journal is the buffer: at most QueueSize
-// events plus one journal page are held per stream, and a queue that stays
-// full for WriteTimeout (the client consumes nothing) ends the stream, so a
-// stalled client never makes memory grow while a burst (a STORE on a whole
-// mailbox) reaches a client that keeps reading.
+// then joins the user's follower, which queues the entries announced by
+// each beacon, until ctx ends or the client falls behind (errTooSlow).
+// Hand-over is by cursor: the stream reads the journal until its cursor has
+// reached the follower's, then joins, and the follower skips what the
+// stream already has, so there is no gap and no duplicate.
+//
+// The journal is the buffer: at most QueueSize events plus one journal
+// page are held per stream. The follower never waits for a stream: one
+// whose queue is full is detached and catches up alone with push, and a
+// queue that stays full for WriteTimeout (the client consumes nothing) ends
+// the stream, so a stalled client neither makes memory grow nor delays the
+// other streams, while a burst (a STORE on a whole mailbox) reaches a
+// client that keeps reading.
 func (s *stream) follow(ctx context.Context) error {
 	if s.reset {
 		if err := s.push(ctx, &api.Event{Type: api.Reset, Cursor: s.cursor}); err != nil {
 			return err
 		}
 	}
-	if err := s.drain(ctx); err != nil {
-		return err
-	}
 	for {
+		if err := s.drain(ctx); err != nil {
+			return err
+		}
+		joined, err := s.follower.join(s)
+		if err != nil {
+			return err
+		}
+		if !joined {
+			continue // the follower is ahead: read up to it
+		}
 		select {
 		case <-ctx.Done():
+			s.follower.leave(s)
 			return ctx.Err()
-		case b, ok := <-s.beacons:
-			if !ok {
-				return errors.New("bus subscription closed")
-			}
-			if b.Seq != 0 && b.Seq <= s.cursor {
-				continue
-			}
-			if err := s.drain(ctx); err != nil {
-				return err
+		case <-s.detached:
+			if s.detachErr != nil {
+				return s.detachErr
 			}
 		}
 	}
