@@ -74,6 +74,10 @@ type b64Decoder struct {
 }
 
 func (d *b64Decoder) write(p []byte, s *sink) {
+	if !s.collect {
+		d.count(p, s)
+		return
+	}
 	for _, c := range p {
 		v := b64val[c]
 		if v == 0xff {
@@ -101,6 +105,50 @@ func (d *b64Decoder) write(p []byte, s *sink) {
 		d.o = 0
 	}
 }
+
+// count is write for a sink that keeps nothing (an attachment): only the
+// decoded size is needed, so no byte is assembled. It counts exactly what
+// write would emit: 3 bytes per 4 alphabet characters, and what endQuantum
+// emits at a "=".
+func (d *b64Decoder) count(p []byte, s *sink) {
+	n, total := d.n, int64(0)
+	for len(p) > 0 {
+		seg := p
+		eq := bytes.IndexByte(p, '=')
+		if eq >= 0 {
+			seg = p[:eq]
+		}
+		valid := 0
+		for _, c := range seg { // no branch: the usual input is all alphabet
+			valid += int(b64ok[c])
+		}
+		n += valid
+		total += int64(n/4) * 3
+		n %= 4
+		if eq < 0 {
+			break
+		}
+		total += int64(partialBytes[n])
+		n = 0
+		p = p[eq+1:]
+	}
+	d.n, d.q = n, 0 // q is not needed when only counting
+	s.n += total
+}
+
+// b64ok[c] is 1 for the characters of the base64 alphabet, 0 otherwise.
+var b64ok = func() (t [256]uint8) {
+	for i := range t {
+		if b64val[i] != 0xff {
+			t[i] = 1
+		}
+	}
+	return t
+}()
+
+// partialBytes[n] is how many bytes a quantum of n characters ended by "="
+// carries (endQuantum).
+var partialBytes = [4]int{0, 0, 1, 2}
 
 // endQuantum emits the bytes of a partial quantum (2 chars: 1 byte, 3 chars:
 // 2 bytes; a lone char carries no full byte).

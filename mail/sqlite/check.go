@@ -16,7 +16,9 @@ const maxProblems = 1000
 //   - per mailbox: UIDs unique and in [1, uid_next), MODSEQs in
 //     [1, highest_modseq], counters (total, unseen, size) equal to the messages;
 //   - per user: storage_used equals the sum of its message sizes;
-//   - every message has its data and full-text rows;
+//   - every message has its data row and its full-text row, either indexed
+//     or queued for the background indexer (not yet indexed is no problem:
+//     Search scans the queue), and the queue holds no other rows;
 //   - blob_refs equals the references counted from the segment lists; every
 //     referenced blob exists in the blob store with the recorded size; the
 //     blob store holds no unreferenced blob (a blob written for an Append
@@ -101,15 +103,28 @@ func (s *Store) CheckConsistency(ctx context.Context) (*store.Check, error) {
 				}
 				return nil
 			}},
-		{`SELECT m.id, d.mno IS NULL, f.rowid IS NULL FROM messages m LEFT JOIN message_data d ON d.mno = m.mno
-			LEFT JOIN fts f ON f.rowid = m.mno WHERE d.mno IS NULL OR f.rowid IS NULL`,
+		// A message's text is either indexed (fts) or queued for the
+		// indexer (fts_pending), never both, never neither.
+		{`SELECT m.id, d.mno IS NULL, f.rowid IS NOT NULL, q.mno IS NOT NULL FROM messages m
+			LEFT JOIN message_data d ON d.mno = m.mno LEFT JOIN fts f ON f.rowid = m.mno
+			LEFT JOIN fts_pending q ON q.mno = m.mno
+			WHERE d.mno IS NULL OR (f.rowid IS NULL) = (q.mno IS NULL)`,
 			func(scan func(...any) error) error {
 				var id string
-				var noData, noFTS bool
-				if err := scan(&id, &noData, &noFTS); err != nil {
+				var noData, indexed, queued bool
+				if err := scan(&id, &noData, &indexed, &queued); err != nil {
 					return err
 				}
-				problem("message %s: missing data row %v, missing full-text row %v", id, noData, noFTS)
+				problem("message %s: missing data row %v, full-text row indexed %v and queued %v (want exactly one)", id, noData, indexed, queued)
+				return nil
+			}},
+		{`SELECT q.mno FROM fts_pending q WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.mno = q.mno) LIMIT 100`,
+			func(scan func(...any) error) error {
+				var mno int64
+				if err := scan(&mno); err != nil {
+					return err
+				}
+				problem("full-text queue holds row %d of no message", mno)
 				return nil
 			}},
 		// Every indexed word must be in the word list, or substring

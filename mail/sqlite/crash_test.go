@@ -65,6 +65,9 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nothing gets indexed: the kill leaves every message queued for the
+	// full-text indexer, which must pick them up after the restart.
+	s.pauseIndexer()
 	u, err := s.FindUser(ctx, "crash")
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +217,32 @@ func TestCrashSafety(t *testing.T) {
 	}
 	if c, err = s.CheckConsistency(ctx); err != nil || len(c.Problems) > 0 {
 		t.Fatalf("after sweep: %v %q", err, c.Problems)
+	}
+	// The messages the child left queued are indexed by the reopened
+	// store's indexer, and found by search all along.
+	someUID, someI := uint32(0), 0
+	for uid, i := range acked {
+		someUID, someI = uid, i
+		break
+	}
+	find := func() {
+		t.Helper()
+		got, err := s.Search(ctx, u.ID, mb.ID, &store.Criteria{Body: []string{fmt.Sprintf("message %d\r", someI)}})
+		if err != nil || !slices.Equal(got, []uint32{someUID}) {
+			t.Fatalf("search for append %d = %v, %v; want UID %d", someI, got, err, someUID)
+		}
+	}
+	find()
+	waitIndexed(t, s)
+	if s.ix.batches.Load() == 0 {
+		t.Fatal("the reopened store's indexer indexed nothing, but the child indexed nothing either")
+	}
+	if n := count(t, s, `SELECT count(*) FROM fts`); n != int64(len(ms)) {
+		t.Fatalf("%d messages indexed, want all %d", n, len(ms))
+	}
+	find()
+	if c, err = s.CheckConsistency(ctx); err != nil || len(c.Problems) > 0 {
+		t.Fatalf("after indexing: %v %q", err, c.Problems)
 	}
 	if len(flagged) < want-1 {
 		t.Fatalf("only %d acknowledged flag changes for %d appends", len(flagged), len(acked))

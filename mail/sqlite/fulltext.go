@@ -36,7 +36,9 @@ import (
 // of the mailbox's messages is scanned instead.
 //
 // Invariant (checked by CheckConsistency): every word of fts is in
-// fts_words, so an expansion never misses a word of a message.
+// fts_words, so an expansion never misses a word of a message. Messages
+// still queued for the background indexer (fts_pending, indexer.go) are
+// matched by checking their text, in every case above.
 
 // DefaultMaxWordExpansion is the default of Config.MaxWordExpansion.
 const DefaultMaxWordExpansion = 1000
@@ -237,18 +239,23 @@ func (b *condBuilder) fullText(t string, bodyOnly bool) (string, error) {
 		}
 		return "(eider_contains(" + prefix + "headers, " + b.arg(t) + ") OR eider_contains(" + prefix + "body, " + b.arg(t) + "))"
 	}
+	// Messages not yet indexed are found by scanning their queued text
+	// with the same check (indexer.go): the word list does not know their
+	// words yet, so this holds even when no indexed word can match.
+	// (Placeholders are numbered in order: pending and check add their
+	// arguments where they are called, left to right.)
+	pending := func() string { return "SELECT mno FROM fts_pending q WHERE " + check("q.") }
 	switch {
 	case p.none:
-		return "0", nil
+		return "(m.mno IN (" + pending() + "))", nil
 	case p.match == "":
-		return "EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND " + check("fts.") + ")", nil
+		return "(EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND " + check("fts.") + ") OR m.mno IN (" + pending() + "))", nil
 	case p.exact:
 		b.probe(p.match)
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) + "))", nil
+		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) + " UNION ALL " + pending() + "))", nil
 	default:
 		b.probe(p.match)
-		match := b.arg(p.match)
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + match + " AND " + check("") + "))", nil
+		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) + " AND " + check("") + " UNION ALL " + pending() + "))", nil
 	}
 }
 
@@ -263,16 +270,20 @@ func (b *condBuilder) header(h store.Header) (string, error) {
 			return "", err
 		}
 	}
+	// Messages not yet indexed: their queued headers (see fullText).
+	pending := func() string {
+		return "SELECT mno FROM fts_pending q WHERE eider_header(q.headers, " + b.arg(h.Key) + ", " + b.arg(v) + ")"
+	}
 	switch {
 	case p.none:
-		return "0", nil
+		return "(m.mno IN (" + pending() + "))", nil
 	case p.match == "":
-		return "EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND eider_header(fts.headers, " +
-			b.arg(h.Key) + ", " + b.arg(v) + "))", nil
+		return "(EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND eider_header(fts.headers, " +
+			b.arg(h.Key) + ", " + b.arg(v) + ")) OR m.mno IN (" + pending() + "))", nil
 	default:
 		b.probe(p.match)
 		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) +
-			" AND eider_header(headers, " + b.arg(h.Key) + ", " + b.arg(v) + ")))", nil
+			" AND eider_header(headers, " + b.arg(h.Key) + ", " + b.arg(v) + ") UNION ALL " + pending() + "))", nil
 	}
 }
 

@@ -69,7 +69,9 @@ func randomTerm(rnd *rand.Rand, texts []string) string {
 
 // TestSearchMatchesScan compares index-answered searches with a plain
 // case-folded substring scan of the same texts, with the default expansion
-// cap and with a cap small enough that most pieces fall back to the scan.
+// cap and with a cap small enough that most pieces fall back to the scan;
+// with every message indexed, with none (the background indexer paused:
+// every message is found in the indexer's queue) and with half of them.
 func TestSearchMatchesScan(t *testing.T) {
 	ctx := context.Background()
 	rnd := rand.New(rand.NewSource(7))
@@ -78,12 +80,15 @@ func TestSearchMatchesScan(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = textMessage(i, subjects[i], bodies[i])
 	}
-	for _, tc := range []struct{ maxExpand, others int }{{0, 0}, {2, 0}, {0, 4}} {
+	for _, tc := range []struct {
+		maxExpand, others int
+		queued            string // indexed: "none", "all", "half"
+	}{{0, 0, "none"}, {2, 0, "none"}, {0, 4, "none"}, {0, 0, "all"}, {2, 0, "all"}, {0, 4, "half"}, {2, 0, "half"}} {
 		maxExpand := tc.maxExpand
 		// With copies in other mailboxes, the searched one holds under a
 		// quarter of the store: Search then counts hits to choose its plan
 		// (fewHits), and hits elsewhere must not leak in.
-		t.Run(fmt.Sprintf("MaxWordExpansion=%d,others=%d", maxExpand, tc.others), func(t *testing.T) {
+		t.Run(fmt.Sprintf("MaxWordExpansion=%d,others=%d,queued=%s", maxExpand, tc.others, tc.queued), func(t *testing.T) {
 			dir := t.TempDir()
 			bs, _ := blob.NewFileStore(filepath.Join(dir, "blobs"))
 			s, err := Open(ctx, Config{Path: filepath.Join(dir, "e.db"), MaxWordExpansion: maxExpand}, bs)
@@ -104,10 +109,29 @@ func TestSearchMatchesScan(t *testing.T) {
 					}
 				}
 			}
-			for _, m := range msgs {
+			if tc.queued != "none" {
+				s.pauseIndexer()
+			}
+			if tc.queued == "half" {
+				indexNow(t, s) // the other mailboxes
+			}
+			for i, m := range msgs {
 				if _, err := s.Append(ctx, u.ID, mb.ID, m); err != nil {
 					t.Fatal(err)
 				}
+				if tc.queued == "half" && i == len(msgs)/2 {
+					indexNow(t, s)
+				}
+			}
+			switch n, err := s.pendingCount(ctx); {
+			case err != nil:
+				t.Fatal(err)
+			case tc.queued == "none":
+				indexNow(t, s)
+			case tc.queued == "all" && n != int64(len(msgs)*(1+tc.others)):
+				t.Fatalf("%d messages queued, want all %d", n, len(msgs)*(1+tc.others))
+			case tc.queued == "half" && (n == 0 || n >= int64(len(msgs))):
+				t.Fatalf("%d messages queued, want about half of %d", n, len(msgs))
 			}
 			all := append(append([]string(nil), subjects...), bodies...)
 			rnd := rand.New(rand.NewSource(11))
@@ -180,6 +204,7 @@ func TestWordExpansionCap(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	indexNow(t, s) // the plans below read the word list
 	plan := func(term string) ftsPlan {
 		tx, err := s.r.BeginTx(ctx, nil)
 		if err != nil {
@@ -229,6 +254,7 @@ func TestCheckFindsMissingWord(t *testing.T) {
 	if _, err := s.Append(ctx, u.ID, mb.ID, textMessage(1, "hello", "Zebra crossing")); err != nil {
 		t.Fatal(err)
 	}
+	indexNow(t, s)
 	c, err := s.CheckConsistency(ctx)
 	if err != nil || len(c.Problems) != 0 {
 		t.Fatalf("check = %+v, %v", c, err)
@@ -328,5 +354,13 @@ func TestSearchCombiningMarks(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Fatalf("BODY %q = %v, %v; want %v", term, got, err, want)
 		}
+	}
+}
+
+// indexNow indexes every message queued for the background indexer.
+func indexNow(t testing.TB, s *Store) {
+	t.Helper()
+	if _, err := s.IndexPending(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,8 @@ import (
 const maxThreadRefs = 64
 
 // Append adds a message in one write transaction: quota check, UID and
-// MODSEQ allocation, message rows, full-text row, blob references,
+// MODSEQ allocation, message rows, its text queued for the full-text
+// indexer (fts_pending, see indexer.go), blob references,
 // counters, storage_used and the journal entry. The blobs of the message
 // are released (blob.Releaser) after the transaction ends, successfully or
 // not; a failed Append leaves its freshly written blobs unreferenced (see
@@ -36,12 +36,10 @@ func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.N
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: append: %w", err)
 	}
-	// Split the text into words here, in the caller's goroutine: the
-	// writer lock is the bottleneck of concurrent appends.
-	doc, err := newFTSDoc(m)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: append: %w", err)
-	}
+	// Clean the text here, in the caller's goroutine: the writer lock is
+	// the bottleneck of concurrent appends. The words are split later, by
+	// the background indexer (indexer.go).
+	doc := newFTSDoc(m)
 	if err := s.groupAppend(ctx, msg, m, doc); err != nil {
 		return nil, err
 	}
@@ -159,6 +157,16 @@ func (s *Store) runGroup(batch []*appendReq) {
 	// checks its own context before it runs.
 	ctx := context.WithoutCancel(batch[0].ctx)
 	defer s.learnStmts(ctx)
+	// Only groups that acknowledge appends need their commit fsynced
+	// (setSync).
+	durable := false
+	for _, r := range batch {
+		durable = durable || r.fn == nil
+	}
+	if err := s.setSync(ctx, durable); err != nil {
+		fail("", err)
+		return
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail("begin: ", err)
@@ -172,13 +180,6 @@ func (s *Store) runGroup(batch []*appendReq) {
 			continue
 		}
 		if r.fn != nil {
-			// Queued appends' full-text rows go in first: an Expunge with
-			// no UID set may remove a message appended earlier in this group.
-			if err := t.flushFTS(); err != nil {
-				tx.Rollback()
-				fail("full-text index: ", err)
-				return
-			}
 			if err := runSavepoint(t, r.fn); err != nil {
 				if errors.Is(err, errGroupBroken) {
 					tx.Rollback()
@@ -191,10 +192,9 @@ func (s *Store) runGroup(batch []*appendReq) {
 			ok++
 			continue
 		}
-		// No SAVEPOINT per append: FTS5 flushes its index on every
-		// savepoint release, which would undo the point of grouping.
-		// Refusals come from appendCheck before any write; an error while
-		// writing fails the whole group (its callers see a temporary error).
+		// No SAVEPOINT per append: refusals come from appendCheck before
+		// any write; an error while writing fails the whole group (its
+		// callers see a temporary error).
 		mbx, uno, err := appendCheck(t, r.msg.UserID, r.msg.MailboxID, r.m.Size)
 		if err != nil {
 			errs[i] = fmt.Errorf("sqlite: append: %w", err)
@@ -207,11 +207,6 @@ func (s *Store) runGroup(batch []*appendReq) {
 		}
 		ok++
 	}
-	if err := t.flushFTS(); err != nil {
-		tx.Rollback()
-		fail("full-text index: ", err)
-		return
-	}
 	if ok == 0 {
 		tx.Rollback()
 	} else if err := tx.Commit(); err != nil {
@@ -219,6 +214,7 @@ func (s *Store) runGroup(batch []*appendReq) {
 		return
 	} else {
 		s.groups.Add(1)
+		s.ix.kick() // new messages may wait for the indexer
 	}
 	for _, h := range t.drop {
 		_ = s.blobs.Delete(ctx, h)
@@ -282,6 +278,7 @@ func prepareAppend(userID, mailboxID string, m *store.NewMessage) (*store.Messag
 		HasAttachments: m.HasAttachments,
 		Segments:       m.Segments,
 		Meta:           m.Meta,
+		Summary:        m.Summary,
 	}
 	if !m.Date.IsZero() {
 		msg.Date = m.Date.UTC()
@@ -297,87 +294,32 @@ func appendTx(t *wtx, msg *store.Message, m *store.NewMessage) error {
 	if err != nil {
 		return err
 	}
-	doc, err := newFTSDoc(m)
-	if err != nil {
-		return err
-	}
-	if err := appendWrite(t, msg, m, doc, mbx, uno); err != nil {
-		return err
-	}
-	return t.flushFTS()
+	return appendWrite(t, msg, m, newFTSDoc(m), mbx, uno)
 }
 
-// ftsDoc is a message's full-text row: its header and body text (cleaned,
-// see cleanText) and the JSON array of its distinct words for fts_words.
+// ftsDoc is a message's full-text row: its header and body text, cleaned
+// (see cleanText) so that SQLite and the Go word splitter read the same
+// code points.
 type ftsDoc struct {
 	headers, body string
-	words         string
 }
 
 // newFTSDoc builds the full-text row of m. It reads no database state, so
 // Append runs it before taking the writer lock.
-func newFTSDoc(m *store.NewMessage) (*ftsDoc, error) {
-	d := &ftsDoc{headers: cleanText(headerText(m)), body: cleanText(m.Text)}
-	seen := make(map[string]struct{}, 256)
-	words := make([]string, 0, 256)
-	add := func(w string, _, _ int) {
-		if _, ok := seen[w]; !ok {
-			seen[w] = struct{}{}
-			words = append(words, w)
-		}
-	}
-	forEachWord(d.headers, add)
-	forEachWord(d.body, add)
-	list, err := json.Marshal(words)
-	if err != nil {
-		return nil, fmt.Errorf("word list: %w", err)
-	}
-	d.words = string(list)
-	return d, nil
-}
-
-// ftsRow is a full-text row waiting for flushFTS.
-type ftsRow struct {
-	mno int64
-	doc *ftsDoc
-}
-
-// flushFTS indexes the full-text rows queued by appendWrite. They are
-// written after every other statement of the transaction because FTS5
-// flushes its pending index on each statement savepoint that follows an
-// FTS write: written last, a group of appends costs one index flush.
-//
-// The words of the rows go into fts_words first (the trigger adds new ones
-// to fts_words_tri), then the rows into fts. Both see the same cleaned
-// text, and forEachWord splits it as fts's tokenizer does, so fts_words
-// holds every word of fts.
-func (t *wtx) flushFTS() error {
-	for _, r := range t.fts {
-		if _, err := t.exec(`INSERT OR IGNORE INTO fts_words(term) SELECT value FROM json_each(?)`, r.doc.words); err != nil {
-			return fmt.Errorf("word list: %w", err)
-		}
-	}
-	for _, r := range t.fts {
-		if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.doc.headers, r.doc.body); err != nil {
-			return err
-		}
-	}
-	t.fts = t.fts[:0]
-	return nil
+func newFTSDoc(m *store.NewMessage) *ftsDoc {
+	return &ftsDoc{headers: cleanText(headerText(m)), body: cleanText(m.Text)}
 }
 
 // appendCheck does the checks of an append that may refuse it — the
 // mailbox exists and belongs to the user, the quota has room — without
 // writing anything, so a refused append in a group commit needs no undo.
 func appendCheck(t *wtx, userID, mailboxID string, size int64) (mbx, uno int64, err error) {
-	err = t.row(`SELECT m.mbx, m.uno FROM mailboxes m JOIN users u ON u.uno = m.uno
-		WHERE m.id = ? AND u.id = ?`, mailboxID, userID).Scan(&mbx, &uno)
+	// One statement: the mailbox, its owner and the owner's quota.
+	var limit, used int64
+	err = t.row(`SELECT m.mbx, m.uno, u.quota_limit, u.storage_used FROM mailboxes m JOIN users u ON u.uno = m.uno
+		WHERE m.id = ? AND u.id = ?`, mailboxID, userID).Scan(&mbx, &uno, &limit, &used)
 	if err != nil {
 		return 0, 0, notFound(err, "mailbox "+mailboxID)
-	}
-	var limit, used int64
-	if err := t.row(`SELECT quota_limit, storage_used FROM users WHERE uno = ?`, uno).Scan(&limit, &used); err != nil {
-		return 0, 0, notFound(err, "user")
 	}
 	if limit > 0 && used+size > limit {
 		return 0, 0, fmt.Errorf("%d + %d bytes > limit %d: %w", used, size, limit, store.ErrOverQuota)
@@ -400,24 +342,28 @@ func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, doc *ftsDoc, m
 	if err != nil {
 		return err
 	}
-	uid, modseq, err := allocUIDs(t, mbx, 1)
-	if err != nil {
+	// UID and MODSEQ allocation (as allocUIDs) and the counters in one
+	// statement.
+	var next, hms int64
+	if err := t.row(`UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
+		total = total + 1, unseen = unseen + ?, size = size + ? WHERE mbx = ? RETURNING uid_next, highest_modseq`,
+		b2i(sys&sysSeen == 0), m.Size, mbx).Scan(&next, &hms); err != nil {
 		return err
 	}
+	if next-1 > 0xFFFFFFFF {
+		return fmt.Errorf("mailbox UID space exhausted: %w", store.ErrOverQuota)
+	}
+	uid, modseq := uint32(next-1), uint64(hms)
 	msg.UID, msg.ModSeq = uid, modseq
-	if _, err := t.exec(`UPDATE mailboxes SET total = total + 1, unseen = unseen + ?, size = size + ? WHERE mbx = ?`,
-		b2i(sys&sysSeen == 0), m.Size, mbx); err != nil {
-		return err
-	}
 	var sent any
 	if !m.Date.IsZero() {
 		sent = m.Date.UnixNano()
 	}
 	res, err := t.exec(`INSERT INTO messages(id, uno, mbx, uid, modseq, sys, flags, internal_date, size, thread_id,
-		subject, from_addr, sent_date, message_id, intro, has_attachments)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		subject, from_addr, sent_date, message_id, intro, has_attachments, summary)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, uno, mbx, uid, int64(modseq), sys, joinFlags(flags), msg.InternalDate.UnixNano(), m.Size, msg.ThreadID,
-		m.Subject, m.From, sent, m.MessageID, m.Intro, b2i(m.HasAttachments))
+		m.Subject, m.From, sent, m.MessageID, m.Intro, b2i(m.HasAttachments), m.Summary)
 	if err != nil {
 		return err
 	}
@@ -428,7 +374,11 @@ func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, doc *ftsDoc, m
 	if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) VALUES (?, ?, ?)`, mno, segs, m.Meta); err != nil {
 		return err
 	}
-	t.fts = append(t.fts, ftsRow{mno: mno, doc: doc})
+	// Indexed later, off the delivery path (indexer.go); Search scans the
+	// queued text meanwhile.
+	if _, err := t.exec(`INSERT INTO fts_pending(mno, headers, body) VALUES (?, ?, ?)`, mno, doc.headers, doc.body); err != nil {
+		return err
+	}
 	for _, r := range refs {
 		if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) VALUES (?, ?, ?)`, mno, uno, r); err != nil {
 			return err
@@ -567,17 +517,26 @@ func (s *Store) ChangedSince(ctx context.Context, userID, mailboxID string, mods
 	return refs, nil
 }
 
-const msgCols = `m.mno, m.id, m.uid, m.modseq, m.flags, mb.id, u.id, m.internal_date, m.size, m.thread_id,
-	m.subject, m.from_addr, m.sent_date, m.message_id, m.intro, m.has_attachments`
+// msgCols are the columns of a message row that scanMessage reads, all
+// from the messages table (the summary last, as in the table).
+const msgCols = `m.mno, m.id, m.uid, m.modseq, m.flags, m.internal_date, m.size, m.thread_id,
+	m.subject, m.from_addr, m.sent_date, m.message_id, m.intro, m.has_attachments, m.summary`
 
-func scanMessage(sc interface{ Scan(...any) error }, withData bool) (int64, *store.Message, error) {
+// scanMessage scans a row of msgCols, then, with withMailbox, the
+// mailbox ID and, with withData, segments and meta. Without withMailbox
+// the caller fills in MailboxID; UserID is always the caller's.
+func scanMessage(sc interface{ Scan(...any) error }, withMailbox, withData bool) (int64, *store.Message, error) {
 	m := &store.Message{}
 	var mno, modseq, idate int64
 	var sent sql.NullInt64
 	var flags string
 	var att int
-	dst := []any{&mno, &m.ID, &m.UID, &modseq, &flags, &m.MailboxID, &m.UserID, &idate, &m.Size, &m.ThreadID,
-		&m.Subject, &m.From, &sent, &m.MessageID, &m.Intro, &att}
+	dst := make([]any, 0, 18)
+	dst = append(dst, &mno, &m.ID, &m.UID, &modseq, &flags, &idate, &m.Size, &m.ThreadID,
+		&m.Subject, &m.From, &sent, &m.MessageID, &m.Intro, &att, &m.Summary)
+	if withMailbox {
+		dst = append(dst, &m.MailboxID)
+	}
 	var segs []byte
 	if withData {
 		dst = append(dst, &segs, &m.Meta)
@@ -598,19 +557,28 @@ func scanMessage(sc interface{ Scan(...any) error }, withData bool) (int64, *sto
 	return mno, m, nil
 }
 
-func msgQuery(withData bool, where string) string {
+// fetchQuery selects the messages of one mailbox (mbx, the first
+// argument) matching where, ascending UID. It reads the messages rows
+// through the (mbx, uid) index, and message_data only withData: a listing
+// or a FLAGS fetch never touches the Meta blob with the text and HTML.
+func fetchQuery(withData bool, where string) string {
 	q := `SELECT ` + msgCols
 	if withData {
-		q += `, d.segments, d.meta`
+		q += `, d.segments, d.meta FROM messages m JOIN message_data d ON d.mno = m.mno`
+	} else {
+		q += ` FROM messages m`
 	}
-	q += ` FROM messages m JOIN mailboxes mb ON mb.mbx = m.mbx JOIN users u ON u.uno = m.uno`
-	if withData {
-		q += ` JOIN message_data d ON d.mno = m.mno`
-	}
-	return q + ` WHERE ` + where
+	return q + ` WHERE m.mbx = ? AND (` + where + `) ORDER BY m.uid`
 }
 
-// Fetch returns the messages with UIDs in set (nil: none), ascending UID.
+// getMessageQuery finds one message of a user by ID, with its mailbox ID,
+// segments and meta.
+const getMessageQuery = `SELECT ` + msgCols + `, mb.id, d.segments, d.meta
+	FROM messages m JOIN mailboxes mb ON mb.mbx = m.mbx JOIN message_data d ON d.mno = m.mno
+	WHERE m.id = ? AND m.uno = (SELECT uno FROM users WHERE id = ?)`
+
+// Fetch returns the messages with UIDs in set (nil: none), ascending UID,
+// with their Summary; with withMeta also Segments and Meta.
 func (s *Store) Fetch(ctx context.Context, userID, mailboxID string, set store.UIDSet, withMeta bool) ([]store.Message, error) {
 	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
 	if err != nil {
@@ -620,18 +588,19 @@ func (s *Store) Fetch(ctx context.Context, userID, mailboxID string, set store.U
 		return nil, nil
 	}
 	where, args := uidSetSQL("m.uid", set)
-	rows, err := s.r.QueryContext(ctx, msgQuery(withMeta, `m.mbx = ? AND (`+where+`) ORDER BY m.uid`), append([]any{mbx}, args...)...)
+	rows, err := s.r.QueryContext(ctx, fetchQuery(withMeta, where), append([]any{mbx}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: fetch: %w", err)
 	}
 	defer rows.Close()
 	var out []store.Message
 	for rows.Next() {
-		_, m, err := scanMessage(rows, withMeta)
+		_, m, err := scanMessage(rows, false, withMeta)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: fetch: %w", err)
 		}
 		if set.Contains(m.UID) {
+			m.MailboxID, m.UserID = mailboxID, userID
 			out = append(out, *m)
 		}
 	}
@@ -643,10 +612,11 @@ func (s *Store) Fetch(ctx context.Context, userID, mailboxID string, set store.U
 
 // GetMessage finds a message of the user by ID, with Segments and Meta.
 func (s *Store) GetMessage(ctx context.Context, userID, messageID string) (*store.Message, error) {
-	_, m, err := scanMessage(s.r.QueryRowContext(ctx, msgQuery(true, `m.id = ? AND u.id = ?`), messageID, userID), true)
+	_, m, err := scanMessage(s.r.QueryRowContext(ctx, getMessageQuery, messageID, userID), true, true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get message: %w", notFound(err, "message "+messageID))
 	}
+	m.UserID = userID
 	return m, nil
 }
 
@@ -777,9 +747,9 @@ func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store
 		for i, m := range msgs {
 			nid, nuid, nmod := newID(), uid+uint32(i), modseq+uint64(i)
 			r, err := t.exec(`INSERT INTO messages(id, uno, mbx, uid, modseq, sys, flags, internal_date, size, thread_id,
-				subject, from_addr, sent_date, message_id, intro, has_attachments)
+				subject, from_addr, sent_date, message_id, intro, has_attachments, summary)
 				SELECT ?, uno, ?, ?, ?, sys, flags, internal_date, size, thread_id,
-				subject, from_addr, sent_date, message_id, intro, has_attachments FROM messages WHERE mno = ?`,
+				subject, from_addr, sent_date, message_id, intro, has_attachments, summary FROM messages WHERE mno = ?`,
 				nid, dst, nuid, int64(nmod), m.mno)
 			if err != nil {
 				return err
@@ -791,7 +761,10 @@ func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store
 			if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) SELECT ?, segments, meta FROM message_data WHERE mno = ?`, nmno, m.mno); err != nil {
 				return err
 			}
-			if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) SELECT ?, headers, body FROM fts WHERE rowid = ?`, nmno, m.mno); err != nil {
+			// The copy's text joins the indexer's queue, from the index or
+			// from the queue (indexer.go).
+			if _, err := t.exec(`INSERT INTO fts_pending(mno, headers, body) SELECT ?, headers, body FROM fts WHERE rowid = ?
+				UNION ALL SELECT ?, headers, body FROM fts_pending WHERE mno = ?`, nmno, m.mno, nmno, m.mno); err != nil {
 				return err
 			}
 			if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) SELECT ?, uno, ref FROM message_refs WHERE mno = ?`, nmno, m.mno); err != nil {
@@ -809,7 +782,7 @@ func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store
 				return err
 			}
 			if err := journal(t, uno, store.Change{MailboxID: dstMailboxID, Kind: store.ChangeExists, ModSeq: nmod,
-				UID: nuid, MessageID: nid, Flags: splitFlags(m.flags)}); err != nil {
+				UID: nuid, MessageID: nid, Flags: splitFlags(m.flags), SourceMailboxID: srcMailboxID, SourceUID: m.uid}); err != nil {
 				return err
 			}
 			res.Pairs = append(res.Pairs, store.UIDPair{Src: m.uid, Dst: nuid})
@@ -862,7 +835,7 @@ func (s *Store) Move(ctx context.Context, userID, srcMailboxID string, set store
 				return err
 			}
 			if err := journal(t, uno, store.Change{MailboxID: dstMailboxID, Kind: store.ChangeExists, ModSeq: nmod,
-				UID: nuid, MessageID: m.id, Flags: splitFlags(m.flags)}); err != nil {
+				UID: nuid, MessageID: m.id, Flags: splitFlags(m.flags), SourceMailboxID: srcMailboxID, SourceUID: m.uid, Moved: true}); err != nil {
 				return err
 			}
 			res.Pairs = append(res.Pairs, store.UIDPair{Src: m.uid, Dst: nuid})

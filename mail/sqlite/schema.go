@@ -89,6 +89,13 @@ type Store struct {
 
 	maxExpand int // Config.MaxWordExpansion
 
+	// fullSync is Config.Sync "full"; curSync is the writer connection's
+	// synchronous setting now (guarded by wmu), see setSync.
+	fullSync bool
+	curSync  string
+
+	ix *indexer // the background full-text indexer (indexer.go)
+
 	refs *refsCache // listings of large mailboxes (refs.go)
 }
 
@@ -168,13 +175,16 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	r.SetConnMaxIdleTime(0)
 	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{},
 		maxExpand: cmp.Or(cfg.MaxWordExpansion, DefaultMaxWordExpansion),
-		refs:      newRefsCache(cmp.Or(cfg.RefsCache, DefaultRefsCache))}
+		refs:      newRefsCache(cmp.Or(cfg.RefsCache, DefaultRefsCache)),
+		fullSync:  syncMode == "FULL", curSync: syncMode}
+	s.startIndexer()
 	return s, nil
 }
 
 // Close closes the database. (Journal pruning is the caller's schedule:
 // `eider serve` calls PruneJournal hourly, whatever the backend.)
 func (s *Store) Close() error {
+	s.stopIndexer()
 	s.wmu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -268,8 +278,6 @@ type wtx struct {
 	s    *Store
 	ctx  context.Context
 	drop []string
-	// fts holds full-text rows to insert last (see flushFTS).
-	fts []ftsRow
 }
 
 // stmt returns the writer connection's prepared statement for q, bound to
@@ -331,6 +339,9 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *wtx) error) er
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	defer s.learnStmts(context.WithoutCancel(ctx))
+	if err := s.setSync(ctx, true); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
@@ -350,6 +361,33 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *wtx) error) er
 	for _, h := range t.drop {
 		_ = s.blobs.Delete(dctx, h)
 	}
+	s.ix.kick() // a copy may have queued text for the indexer
+	return nil
+}
+
+// setSync sets the writer connection's synchronous mode for the next
+// transaction; wmu is held and no transaction is open. durable
+// transactions (any that acknowledges new messages: appends, copies,
+// user and mailbox changes) commit with FULL — the WAL is fsynced before
+// the commit returns — when Config.Sync is "full". The others (groups of
+// flag changes and expunges, the indexer) commit with NORMAL: no fsync, so
+// a power failure may lose them, never a process crash. WAL frames are
+// written in commit order and a FULL commit fsyncs the whole WAL file, so
+// it also persists every NORMAL commit before it: a durable commit never
+// depends on a lost earlier one. (Dovecot does not fsync its index updates
+// either.)
+func (s *Store) setSync(ctx context.Context, durable bool) error {
+	want := "NORMAL"
+	if durable && s.fullSync {
+		want = "FULL"
+	}
+	if want == s.curSync {
+		return nil
+	}
+	if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous = "+want); err != nil {
+		return fmt.Errorf("synchronous=%s: %w", want, err)
+	}
+	s.curSync = want
 	return nil
 }
 
