@@ -229,10 +229,15 @@ func newMessage(p *mimetree.Parsed) (*store.NewMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode meta: %w", err)
 	}
+	sum, err := encodeSummary(meta)
+	if err != nil {
+		return nil, err
+	}
 	nm := &store.NewMessage{
 		Size:           meta.Size,
 		Segments:       p.Segments,
 		Meta:           mb,
+		Summary:        sum,
 		Subject:        meta.Subject,
 		From:           joinAddrs(meta.From),
 		To:             joinAddrs(meta.To),

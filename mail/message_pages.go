@@ -26,7 +26,8 @@ type PageQuery struct {
 	Limit         int
 }
 
-// Page is one page of a listing, newest first. Messages carry Meta.
+// Page is one page of a listing, newest first. Messages carry Summary
+// (see Addresses), not Meta or Segments.
 type Page struct {
 	Messages []store.Message
 	// Older and Newer report whether messages exist beyond the page in each
@@ -35,10 +36,10 @@ type Page struct {
 	Older, Newer bool
 }
 
-// ListPage returns one page of a mailbox, newest first, with Meta. It
-// reads UID windows the size of the page, growing geometrically over gaps
-// left by expunges, so a page costs about Limit rows however large the
-// mailbox is.
+// ListPage returns one page of a mailbox, newest first, with the list
+// summary and without Meta. It reads UID windows the size of the page,
+// growing geometrically over gaps left by expunges, so a page costs about
+// Limit rows however large the mailbox is.
 func (s *Service) ListPage(ctx context.Context, userID, mailboxID string, q PageQuery) (*Page, error) {
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("list page: %w: limit must be positive", store.ErrInvalidInput)
@@ -50,14 +51,24 @@ func (s *Service) ListPage(ctx context.Context, userID, mailboxID string, q Page
 	want := q.Limit + 1 // one more tells whether there is a further page
 	var ms []store.Message
 	width := uint32(want)
+	fetch := func(lo, hi uint32) ([]store.Message, error) {
+		got, err := s.Store.Fetch(ctx, userID, mailboxID, store.UIDSet{{Start: lo, Stop: hi}}, false)
+		if err != nil {
+			return nil, fmt.Errorf("list page: %w", err)
+		}
+		if err := s.fillSummaries(ctx, userID, mailboxID, got); err != nil {
+			return nil, fmt.Errorf("list page: %w", err)
+		}
+		return got, nil
+	}
 	if q.After > 0 {
 		// Ascending from After+1 up to the newest UID.
 		lo, top := q.After+1, mb.UIDNext-1
 		for lo <= top && len(ms) < want {
 			hi := min(top, lo+width-1)
-			got, err := s.Store.Fetch(ctx, userID, mailboxID, store.UIDSet{{Start: lo, Stop: hi}}, true)
+			got, err := fetch(lo, hi)
 			if err != nil {
-				return nil, fmt.Errorf("list page: %w", err)
+				return nil, err
 			}
 			ms = append(ms, got...)
 			if hi == top {
@@ -80,9 +91,9 @@ func (s *Service) ListPage(ctx context.Context, userID, mailboxID string, q Page
 		if hi > width {
 			lo = hi - width + 1
 		}
-		got, err := s.Store.Fetch(ctx, userID, mailboxID, store.UIDSet{{Start: lo, Stop: hi}}, true)
+		got, err := fetch(lo, hi)
 		if err != nil {
-			return nil, fmt.Errorf("list page: %w", err)
+			return nil, err
 		}
 		slices.Reverse(got)
 		ms = append(ms, got...)
@@ -96,8 +107,50 @@ func (s *Service) ListPage(ctx context.Context, userID, mailboxID string, q Page
 	return p, nil
 }
 
-// ListAddresses are the address lists of a message, decoded from its Meta
-// without the rest (text, HTML, structure), for listings.
+// fillSummaries gives the messages stored without a Summary (before the
+// store kept one, in a backend that was not backfilled) one made from
+// their Meta, read for just those messages.
+func (s *Service) fillSummaries(ctx context.Context, userID, mailboxID string, ms []store.Message) error {
+	var set store.UIDSet
+	for i := range ms {
+		if len(ms[i].Summary) == 0 {
+			set = append(set, store.UIDRange{Start: ms[i].UID, Stop: ms[i].UID})
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	full, err := s.Store.Fetch(ctx, userID, mailboxID, set, true)
+	if err != nil {
+		return err
+	}
+	byUID := make(map[uint32]*store.Message, len(full))
+	for i := range full {
+		byUID[full[i].UID] = &full[i]
+	}
+	for i := range ms {
+		if len(ms[i].Summary) > 0 {
+			continue
+		}
+		f := byUID[ms[i].UID]
+		if f == nil || f.ID != ms[i].ID {
+			continue // expunged meanwhile: Addresses reports none
+		}
+		a, err := metaAddresses(f)
+		if err != nil {
+			return err
+		}
+		if ms[i].Summary, err = json.Marshal(a); err != nil {
+			return fmt.Errorf("message %s: encode summary: %w", f.ID, err)
+		}
+	}
+	return nil
+}
+
+// ListAddresses are the address lists of a message, for listings. Encoded
+// as JSON they are the message's Summary (store.Message.Summary), written
+// at append; migrations/sqlite/0004_list_summary.sql builds the same JSON
+// from stored Meta (keys "from", "to", "cc", "bcc", absent when empty).
 type ListAddresses struct {
 	From []mimetree.Address `json:"from,omitempty"`
 	To   []mimetree.Address `json:"to,omitempty"`
@@ -105,7 +158,33 @@ type ListAddresses struct {
 	Bcc  []mimetree.Address `json:"bcc,omitempty"`
 }
 
-// Addresses decodes only the address lists of a stored message's Meta.
+// encodeSummary builds the Summary of a message at append.
+func encodeSummary(meta *mimetree.Meta) ([]byte, error) {
+	b, err := json.Marshal(ListAddresses{From: meta.From, To: meta.To, Cc: meta.Cc, Bcc: meta.Bcc})
+	if err != nil {
+		return nil, fmt.Errorf("encode summary: %w", err)
+	}
+	return b, nil
+}
+
+// Addresses returns the address lists of a stored message: decoded from
+// its Summary when it has one, otherwise from its Meta (see
+// metaAddresses); a message with neither has none.
+func Addresses(m *store.Message) (*ListAddresses, error) {
+	if len(m.Summary) > 0 {
+		var a ListAddresses
+		if err := json.Unmarshal(m.Summary, &a); err != nil {
+			return nil, fmt.Errorf("message %s: decode summary: %w", m.ID, err)
+		}
+		return &a, nil
+	}
+	if len(m.Meta) == 0 {
+		return &ListAddresses{}, nil
+	}
+	return metaAddresses(m)
+}
+
+// metaAddresses decodes only the address lists of a stored message's Meta.
 // It walks the top-level JSON object key by key, skipping the values it
 // does not need (MIME tree, ENVELOPE, BODYSTRUCTURE, headers) with a byte
 // scanner that only tracks strings and nesting, and decodes just the
@@ -116,7 +195,7 @@ type ListAddresses struct {
 // Invariant: Meta is well-formed JSON written by encoding/json (RFC 8259);
 // the scanner reports malformed input as an error but does not validate
 // the skipped values beyond their string and bracket structure.
-func Addresses(m *store.Message) (*ListAddresses, error) {
+func metaAddresses(m *store.Message) (*ListAddresses, error) {
 	var a ListAddresses
 	b := m.Meta
 	bad := func(err error) (*ListAddresses, error) {

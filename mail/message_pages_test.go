@@ -43,13 +43,20 @@ func TestAddressesMatchMeta(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		part, err := mail.Addresses(m)
-		if err != nil {
-			t.Fatal(err)
+		if len(m.Summary) == 0 {
+			t.Fatalf("%s: stored without a summary", f)
 		}
 		want := mail.ListAddresses{From: full.From, To: full.To, Cc: full.Cc, Bcc: full.Bcc}
-		if !reflect.DeepEqual(*part, want) {
-			t.Fatalf("%s: Addresses %+v, Meta %+v", f, *part, want)
+		// From the stored summary, then from Meta alone (messages stored
+		// before the summary existed).
+		for _, mm := range []store.Message{*m, {MessageRef: m.MessageRef, Meta: m.Meta}} {
+			part, err := mail.Addresses(&mm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*part, want) {
+				t.Fatalf("%s: Addresses %+v, Meta %+v", f, *part, want)
+			}
 		}
 		if len(want.From)+len(want.To) > 0 {
 			withAddrs++
@@ -96,8 +103,49 @@ func TestListPageAcrossGaps(t *testing.T) {
 	if len(p.Messages) != 5 || p.Messages[4].UID != uids[1] || !p.Newer {
 		t.Fatalf("newer page from the bottom: %d first %d", len(p.Messages), p.Messages[0].UID)
 	}
-	if len(p.Messages[0].Meta) == 0 {
-		t.Fatal("page without Meta")
+	if len(p.Messages[0].Summary) == 0 || p.Messages[0].Meta != nil {
+		t.Fatalf("page message with summary %q and %d bytes of Meta; want a summary and no Meta", p.Messages[0].Summary, len(p.Messages[0].Meta))
+	}
+}
+
+// TestListPageWithoutSummary: messages stored without a summary (before
+// it existed, in a store not backfilled) get one from their Meta in the
+// listing.
+func TestListPageWithoutSummary(t *testing.T) {
+	svc := mailtest.NewService(t, "", "", mimetree.DefaultLimits())
+	ctx := context.Background()
+	u, _ := svc.CreateUser(ctx, "c", "pw", "", 0)
+	inbox, _ := svc.Store.FindMailbox(ctx, u.ID, "INBOX")
+	raw := "From: Ann <ann@example.com>\r\nTo: c@example.com\r\nSubject: old\r\n\r\nx\r\n"
+	p, err := mimetree.Parse(ctx, bytesReader([]byte(raw)), svc.Blobs, svc.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := json.Marshal(p.Meta)
+	old, err := svc.Store.Append(ctx, u.ID, inbox.ID, &store.NewMessage{Size: p.Meta.Size, Segments: p.Segments, Meta: meta, Subject: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Append(ctx, u.ID, inbox.ID, bytesReader([]byte("From: b@example.com\r\nSubject: new\r\n\r\ny\r\n")), nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := svc.ListPage(ctx, u.ID, inbox.ID, mail.PageQuery{Limit: 10})
+	if err != nil || len(pg.Messages) != 2 {
+		t.Fatalf("ListPage = %+v, %v", pg, err)
+	}
+	got := pg.Messages[1]
+	if got.ID != old.ID || len(got.Summary) == 0 {
+		t.Fatalf("old message %s in the listing with summary %q", got.ID, got.Summary)
+	}
+	a, err := mail.Addresses(&got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.From) != 1 || a.From[0].Address != "ann@example.com" || len(a.To) != 1 || a.To[0].Address != "c@example.com" {
+		t.Fatalf("addresses of the old message: %+v", a)
+	}
+	if a, _ := mail.Addresses(&pg.Messages[0]); len(a.From) != 1 || a.From[0].Address != "b@example.com" {
+		t.Fatalf("addresses of the new message: %+v", a)
 	}
 }
 
@@ -135,11 +183,20 @@ func TestAddressesTrickyStrings(t *testing.T) {
 	}
 }
 
-// TestAddressesMalformed checks that broken Meta is an error, not a panic
-// or a silently empty result.
+// TestAddressesMalformed checks that broken Meta or a broken summary is an
+// error, not a panic or a silently empty result; a message with neither
+// has no addresses.
 func TestAddressesMalformed(t *testing.T) {
+	if a, err := mail.Addresses(&store.Message{}); err != nil || !reflect.DeepEqual(*a, mail.ListAddresses{}) {
+		t.Errorf("no Meta, no summary: %+v, %v; want no addresses", a, err)
+	}
+	for _, in := range []string{`[]`, `{"from":{}}`, `{"to":[1]}`, `{`} {
+		if a, err := mail.Addresses(&store.Message{Summary: []byte(in)}); err == nil {
+			t.Errorf("summary %q: no error, got %+v", in, a)
+		}
+	}
 	for _, in := range []string{
-		``, `[]`, `{`, `{"size":1`, `{"env":"abc`, `{"root":{"a":[1,2}`,
+		`[]`, `{`, `{"size":1`, `{"env":"abc`, `{"root":{"a":[1,2}`,
 		`{"from":[{"addr":"a@x"}`, `{"from" [1]}`, `{1:2}`, `{"from":[{"addr":1}],"date":""}`,
 	} {
 		if a, err := mail.Addresses(&store.Message{Meta: []byte(in)}); err == nil {

@@ -160,7 +160,8 @@ func (h *Handlers) GetMessage(ctx context.Context, req api.GetMessageRequestObje
 	if err != nil {
 		return nil, err
 	}
-	meta, err := mail.Meta(m)
+	// The view skips the MIME tree and the IMAP strings (half the decoding).
+	meta, err := mail.ViewMeta(m)
 	if err != nil {
 		return nil, err
 	}
