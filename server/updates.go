@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -87,6 +86,17 @@ type streamCounter struct {
 	n   map[string]int
 }
 
+// total is the number of open streams of all users.
+func (s *streamCounter) total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := 0
+	for _, n := range s.n {
+		t += n
+	}
+	return t
+}
+
 // acquire takes a slot of userID; false when the user is at the limit.
 func (s *streamCounter) acquire(userID string) bool {
 	s.mu.Lock()
@@ -166,7 +176,7 @@ func (h *Handlers) GetUpdates(ctx context.Context, req api.GetUpdatesRequestObje
 		return nil, err
 	}
 	s := &stream{h: h, userID: userID, cursor: cursor, reset: reset, follower: f,
-		queue: make(chan *api.Event, h.updates.QueueSize)}
+		queue: make(chan *outEvent, h.updates.QueueSize)}
 	if ws {
 		h.serveWebSocket(sctx, cancel, gc, s)
 	} else {
@@ -243,7 +253,7 @@ type stream struct {
 	cursor   int64
 	reset    bool
 	follower *follower
-	queue    chan *api.Event // pointers: an idle stream's queue costs 8 bytes a slot
+	queue    chan *outEvent // pointers: an idle stream's queue costs 8 bytes a slot
 
 	detached  chan struct{} // closed when the follower lets go of the stream
 	detachErr error         // why, nil when the stream was only too slow for the fan-out
@@ -265,7 +275,7 @@ type stream struct {
 // client that keeps reading.
 func (s *stream) follow(ctx context.Context) error {
 	if s.reset {
-		if err := s.push(ctx, &api.Event{Type: api.Reset, Cursor: s.cursor}); err != nil {
+		if err := s.push(ctx, newOutEvent(&api.Event{Type: api.Reset, Cursor: s.cursor})); err != nil {
 			return err
 		}
 	}
@@ -293,7 +303,7 @@ func (s *stream) follow(ctx context.Context) error {
 }
 
 // push queues ev, waiting at most WriteTimeout for room.
-func (s *stream) push(ctx context.Context, ev *api.Event) error {
+func (s *stream) push(ctx context.Context, ev *outEvent) error {
 	select {
 	case s.queue <- ev:
 		return nil
@@ -318,13 +328,17 @@ func (s *stream) drain(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("updates: journal: %w", err)
 		}
-		for _, c := range got {
-			if ev, ok := eventOf(c); ok {
-				if err := s.push(ctx, &ev); err != nil {
+		groups, err := s.h.eventsOf(ctx, s.userID, got)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			for _, ev := range g.events {
+				if err := s.push(ctx, ev); err != nil {
 					return err
 				}
 			}
-			s.cursor = c.Seq
+			s.cursor = g.seq
 		}
 		if len(got) < replayPage {
 			return nil
@@ -388,7 +402,7 @@ func (h *Handlers) serveWebSocket(ctx context.Context, cancel context.CancelFunc
 			}
 			return
 		case ev := <-s.queue:
-			b, err := json.Marshal(ev)
+			b, err := ev.json()
 			if err != nil {
 				h.log.Error("updates: encode event", "err", err)
 				return
@@ -448,12 +462,12 @@ func (h *Handlers) serveEventStream(ctx context.Context, cancel context.CancelFu
 			}
 			return
 		case ev := <-s.queue:
-			b, err := json.Marshal(ev)
+			b, err := ev.json()
 			if err != nil {
 				h.log.Error("updates: encode event", "err", err)
 				return
 			}
-			if err := write(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", ev.Cursor, ev.Type, b)); err != nil {
+			if err := write(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", ev.ev.Cursor, ev.ev.Type, b)); err != nil {
 				return
 			}
 		case <-ping.C:

@@ -1,61 +1,81 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
+	"sync"
+
 	"github.com/eidermail/eider/api"
 	"github.com/eidermail/eider/mail/store"
+	"github.com/eidermail/eider/server/events"
 )
 
-// eventOf turns one journal entry into the contract's Event; ok is false for
-// kinds the stream does not publish. The cursor is the entry's Seq, so the
-// events of one user are strictly increasing in cursor order.
-func eventOf(c store.Change) (api.Event, bool) {
-	ev := api.Event{Cursor: c.Seq}
-	if !c.Time.IsZero() {
-		t := c.Time.UTC()
-		ev.Time = &t
-	}
-	mb := c.MailboxID
-	ev.Mailbox = &mb
-	message := func(t api.EventType) {
-		ev.Type = t
-		id := c.MessageID
-		ev.Message = &id
-		uid, ms := int64(c.UID), int64(c.ModSeq)
-		ev.Uid, ev.Modseq = &uid, &ms
-	}
-	switch c.Kind {
-	case store.ChangeExists:
-		message(api.MessageCreated)
-		f := flagsOf(c.Flags)
-		ev.Flags = &f
-	case store.ChangeExpunge:
-		message(api.MessageDeleted)
-	case store.ChangeFlags:
-		message(api.MessageFlags)
-		f := flagsOf(c.Flags)
-		ev.Flags = &f
-	case store.ChangeMailboxCreate, store.ChangeMailboxDelete, store.ChangeMailboxSubscribe:
-		ev.Type = map[store.ChangeKind]api.EventType{
-			store.ChangeMailboxCreate:    api.MailboxCreated,
-			store.ChangeMailboxDelete:    api.MailboxDeleted,
-			store.ChangeMailboxSubscribe: api.MailboxSubscription,
-		}[c.Kind]
-		n := c.Name
-		ev.Name = &n
-	case store.ChangeMailboxRename:
-		ev.Type = api.MailboxRenamed
-		n, o := c.Name, c.OldName
-		ev.Name, ev.OldName = &n, &o
-	default:
-		return api.Event{}, false
-	}
-	return ev, true
+// outEvent is an event on its way to the streams, with its JSON encoding
+// made once however many streams of the user send it.
+type outEvent struct {
+	ev   *api.Event // read-only: shared by every stream
+	once sync.Once
+	b    []byte
+	err  error
 }
 
-// flagsOf never returns nil, so that "no flags" is [] in JSON.
-func flagsOf(f []string) []string {
-	if f == nil {
-		return []string{}
+func newOutEvent(ev *api.Event) *outEvent { return &outEvent{ev: ev} }
+
+// json returns the event's encoding; safe for concurrent use.
+func (o *outEvent) json() ([]byte, error) {
+	o.once.Do(func() { o.b, o.err = json.Marshal(o.ev) })
+	return o.b, o.err
+}
+
+// outGroup is the events of one journal entry (see events.Group).
+type outGroup struct {
+	seq    int64
+	events []*outEvent
+}
+
+// eventsOf turns a batch of the user's journal entries into event groups
+// (see events.Build).
+func (h *Handlers) eventsOf(ctx context.Context, userID string, batch []store.Change) ([]outGroup, error) {
+	gs, err := events.Build(ctx, h.svc.Store, userID, batch)
+	if err != nil {
+		return nil, err
 	}
-	return f
+	return wrapGroups(gs), nil
+}
+
+// entriesOf is eventsOf without the counter and quota events (see
+// events.Entries); derivedOf gives those (events.Derived).
+func (h *Handlers) entriesOf(ctx context.Context, userID string, batch []store.Change) ([]outGroup, error) {
+	gs, err := events.Entries(ctx, h.svc.Store, userID, batch)
+	if err != nil {
+		return nil, err
+	}
+	return wrapGroups(gs), nil
+}
+
+func (h *Handlers) derivedOf(ctx context.Context, userID string, batch []store.Change) ([]*outEvent, error) {
+	evs, err := events.Derived(ctx, h.svc.Store, userID, batch)
+	if err != nil {
+		return nil, err
+	}
+	return wrapEvents(evs), nil
+}
+
+func wrapGroups(gs []events.Group) []outGroup {
+	out := make([]outGroup, len(gs))
+	for i, g := range gs {
+		out[i] = outGroup{seq: g.Seq, events: wrapEvents(g.Events)}
+	}
+	return out
+}
+
+func wrapEvents(evs []*api.Event) []*outEvent {
+	if len(evs) == 0 {
+		return nil
+	}
+	out := make([]*outEvent, len(evs))
+	for i, ev := range evs {
+		out[i] = newOutEvent(ev)
+	}
+	return out
 }

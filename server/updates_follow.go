@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/eidermail/eider/api"
 	"github.com/eidermail/eider/mail/bus"
 )
 
@@ -201,6 +200,13 @@ func (f *follower) run(ctx context.Context, beacons <-chan bus.Beacon) {
 // fanOut reads the journal after the cursor, one page at a time and outside
 // the lock, and queues each page's events to every member. A page read from
 // a cursor that a join has since reset is read again.
+//
+// A page goes out in two steps: first the events of its entries, then the
+// counter and quota events (events.Derived), which need store reads; so the
+// entries' events are on their way to the clients while those reads run.
+// The derived events go to the members that got the page's last entry and
+// have not moved on; one whose queue has no room for them is detached
+// (it misses this snapshot of the counters, not a change).
 func (f *follower) fanOut(ctx context.Context) error {
 	for {
 		f.mu.Lock()
@@ -214,34 +220,63 @@ func (f *follower) fanOut(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("updates: journal: %w", err)
 		}
+		groups, err := f.h.entriesOf(ctx, f.userID, got)
+		if err != nil {
+			return err
+		}
 		f.mu.Lock()
 		if f.cursor != from {
 			f.mu.Unlock()
 			continue
 		}
-		for _, c := range got {
-			ev, publish := eventOf(c)
-			var shared *api.Event
-			if publish {
-				shared = &ev // read-only from here on: every stream only encodes it
-			}
+		var served []*stream // members handed the page's last entry
+		for i, g := range groups {
+			lastOfPage := i == len(groups)-1
 			for s := range f.members {
-				if c.Seq <= s.cursor {
+				if g.seq <= s.cursor {
 					continue // s read it itself before joining
 				}
-				if shared != nil {
-					select {
-					case s.queue <- shared:
-					default:
-						f.detachLocked(s, nil) // catches up alone from s.cursor
-						continue
-					}
+				// A group goes to a member whole or not at all, so that a
+				// detached member re-reading from its cursor duplicates
+				// nothing.
+				if len(g.events) > cap(s.queue)-len(s.queue) {
+					f.detachLocked(s, nil) // catches up alone from s.cursor
+					continue
 				}
-				s.cursor = c.Seq
+				for _, ev := range g.events {
+					s.queue <- ev // cannot block: only the follower sends while s is a member
+				}
+				s.cursor = g.seq
+				if lastOfPage {
+					served = append(served, s)
+				}
 			}
-			f.cursor = c.Seq
+			f.cursor = g.seq
 		}
 		f.mu.Unlock()
+		if len(served) > 0 {
+			last := groups[len(groups)-1].seq
+			derived, err := f.h.derivedOf(ctx, f.userID, got)
+			if err != nil {
+				return err
+			}
+			if len(derived) > 0 {
+				f.mu.Lock()
+				for _, s := range served {
+					if _, ok := f.members[s]; !ok || s.cursor != last {
+						continue // left meanwhile, or already further
+					}
+					if len(derived) > cap(s.queue)-len(s.queue) {
+						f.detachLocked(s, nil)
+						continue
+					}
+					for _, ev := range derived {
+						s.queue <- ev
+					}
+				}
+				f.mu.Unlock()
+			}
+		}
 		if len(got) < replayPage {
 			return nil
 		}

@@ -12,9 +12,11 @@ import (
 // journal appends one entry in the caller's transaction. Seq comes from
 // AUTOINCREMENT; with all writes serialized it increases in commit order.
 func journal(t *wtx, uno int64, c store.Change) error {
-	_, err := t.exec(`INSERT INTO journal(uno, mailbox_id, kind, modseq, uid, message_id, flags, name, old_name, time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		uno, c.MailboxID, string(c.Kind), int64(c.ModSeq), c.UID, c.MessageID, joinFlags(c.Flags), c.Name, c.OldName, nowNano())
+	_, err := t.exec(`INSERT INTO journal(uno, mailbox_id, kind, modseq, uid, message_id, flags, name, old_name, time,
+		src_mailbox_id, src_uid, moved)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		uno, c.MailboxID, string(c.Kind), int64(c.ModSeq), c.UID, c.MessageID, joinFlags(c.Flags), c.Name, c.OldName, nowNano(),
+		c.SourceMailboxID, c.SourceUID, c.Moved)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -31,7 +33,8 @@ func (s *Store) Changes(ctx context.Context, userID, mailboxID string, afterSeq 
 	if limit <= 0 {
 		limit = -1
 	}
-	q := `SELECT seq, mailbox_id, kind, modseq, uid, message_id, flags, name, old_name, time FROM journal WHERE uno = ? AND seq > ?`
+	q := `SELECT seq, mailbox_id, kind, modseq, uid, message_id, flags, name, old_name, time, src_mailbox_id, src_uid, moved
+		FROM journal WHERE uno = ? AND seq > ?`
 	args := []any{uno, afterSeq}
 	if mailboxID != "" {
 		q += ` AND mailbox_id = ?`
@@ -49,7 +52,8 @@ func (s *Store) Changes(ctx context.Context, userID, mailboxID string, afterSeq 
 		c := store.Change{UserID: userID}
 		var kind, flags string
 		var modseq, tm int64
-		if err := rows.Scan(&c.Seq, &c.MailboxID, &kind, &modseq, &c.UID, &c.MessageID, &flags, &c.Name, &c.OldName, &tm); err != nil {
+		if err := rows.Scan(&c.Seq, &c.MailboxID, &kind, &modseq, &c.UID, &c.MessageID, &flags, &c.Name, &c.OldName, &tm,
+			&c.SourceMailboxID, &c.SourceUID, &c.Moved); err != nil {
 			return nil, fmt.Errorf("sqlite: changes: %w", err)
 		}
 		c.Kind, c.ModSeq, c.Time = store.ChangeKind(kind), uint64(modseq), fromNano(tm)
