@@ -58,6 +58,12 @@ func TestErrorsAreClear(t *testing.T) {
 	if _, err := Load("", []string{"EIDER_STORE_SEARCH_MAX_WORD_EXPANSION=0"}); err == nil || !strings.Contains(err.Error(), "search_max_word_expansion") {
 		t.Errorf("zero search_max_word_expansion: err = %v", err)
 	}
+	if _, err := Load("", []string{"EIDER_STORE_JOURNAL_RETENTION=0s"}); err == nil || !strings.Contains(err.Error(), "journal_retention") {
+		t.Errorf("zero journal_retention: err = %v", err)
+	}
+	if c, err := Load("", nil); err != nil || c.Store.JournalRetention != 7*24*time.Hour {
+		t.Errorf("default journal_retention %v (err %v), want 7 days", c.Store.JournalRetention, err)
+	}
 	if _, err := Load("", []string{"EIDER_STORE_REFS_CACHE=-1"}); err == nil || !strings.Contains(err.Error(), "refs_cache") {
 		t.Errorf("negative refs_cache: err = %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"testing"
@@ -94,5 +95,46 @@ func TestLoginRateLimitAcrossInstances(t *testing.T) {
 	r, err := c.client("").AuthenticateWithResponse(ctx, api.AuthRequest{Username: "dave", Password: "right"})
 	if err != nil || r.JSON200 == nil {
 		t.Fatalf("login on an instance without the shared limiter: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+}
+
+// TestUpdatesTicketSingleUseAcrossInstances: with the nonces shared in
+// Redis (mail/cluster), a ticket that opened a stream on instance A is
+// refused on instance B; with per-instance nonces B would accept it.
+func TestUpdatesTicketSingleUseAcrossInstances(t *testing.T) {
+	ca, cb := twoClusters(t)
+	const secret = "shared-secret-0123456789"
+	a := newEnv(t, func(o *server.Options) { o.TokenSecret, o.TicketNonces = secret, ca.Nonces() })
+	h, err := server.New(a.svc, server.Options{TokenSecret: secret, TicketNonces: cb.Nonces()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	b := &env{t: t, svc: a.svc, url: srv.URL}
+	_, tok := a.user("tess", "secret-pass-1", "")
+	ctx := context.Background()
+	tr, err := a.client(tok).CreateUpdatesTicketWithResponse(ctx, "me")
+	if err != nil || tr.JSON201 == nil {
+		t.Fatalf("ticket: %v", err)
+	}
+	origin := func(e *env) http.Header { return http.Header{"Origin": {e.url}} }
+	ws, _, err := a.wsDial("", "?ticket="+tr.JSON201.Ticket, origin(a))
+	if err != nil {
+		t.Fatalf("ticket on A: %v", err)
+	}
+	defer ws.Close()
+	if _, resp, err := b.wsDial("", "?ticket="+tr.JSON201.Ticket, origin(b)); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("ticket used on A accepted again on B: %v", err)
+	}
+	// A fresh ticket (issued by A) opens a stream on B, once.
+	tr2, _ := a.client(tok).CreateUpdatesTicketWithResponse(ctx, "me")
+	ws2, _, err := b.wsDial("", "?ticket="+tr2.JSON201.Ticket, origin(b))
+	if err != nil {
+		t.Fatalf("fresh ticket on B: %v", err)
+	}
+	ws2.Close()
+	if _, resp, err := a.wsDial("", "?ticket="+tr2.JSON201.Ticket, origin(a)); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("ticket used on B accepted again on A: %v", err)
 	}
 }

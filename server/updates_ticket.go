@@ -23,14 +23,22 @@ const ticketTTL = 30 * time.Second
 // signed with the token secret. The "k1." prefix keeps tickets and bearer
 // tokens apart (a ticket is never a valid token, nor the reverse). The
 // payload holds a random nonce; redeemed nonces are remembered until the
-// ticket expires, so a ticket opens one stream per instance. (Across
-// instances sharing the secret, a ticket could be replayed once on each
-// instance within its 30 s; the nonce is not shared.)
+// ticket expires, so a ticket opens one stream. With Options.TicketNonces
+// (Redis in distributed mode) the nonces are shared by every instance;
+// without, or while Redis is away (logged), each instance remembers its
+// own, and a ticket could open one stream per instance within its 30 s.
 type ticketPayload struct {
 	User    string `json:"u"`
 	Expires int64  `json:"e"`
 	Nonce   string `json:"n"`
 	PwFP    string `json:"p"`
+}
+
+// NonceStore remembers redeemed ticket nonces for every instance
+// (mail/cluster's Nonces). Redeem reports false for a nonce redeemed
+// before.
+type NonceStore interface {
+	Redeem(ctx context.Context, nonce string, ttl time.Duration) (bool, error)
 }
 
 // usedTickets remembers redeemed nonces until their expiry.
@@ -113,8 +121,21 @@ func (h *Handlers) redeemTicket(ctx context.Context, t string) (*principal, erro
 	if u.Disabled || subtle.ConstantTimeCompare([]byte(pwFingerprint(u.PasswordHash)), []byte(p.PwFP)) != 1 {
 		return nil, errUnauthorized("ticket revoked")
 	}
-	if !h.tickets.redeem(p.Nonce, p.Expires, now) {
+	if !h.redeemNonce(ctx, p.Nonce, p.Expires, now) {
 		return nil, errUnauthorized("ticket already used")
 	}
 	return &principal{userID: u.ID}, nil
+}
+
+// redeemNonce marks a ticket's nonce used, in the shared store when there
+// is one (else, or when it fails, in this instance's memory).
+func (h *Handlers) redeemNonce(ctx context.Context, nonce string, exp, now int64) bool {
+	if h.ticketNonces != nil {
+		ok, err := h.ticketNonces.Redeem(ctx, "ticket:"+nonce, time.Duration(exp-now+1)*time.Second)
+		if err == nil {
+			return ok && h.tickets.redeem(nonce, exp, now)
+		}
+		h.log.Warn("updates ticket: shared nonce store unavailable: single use enforced on this instance only", "err", err)
+	}
+	return h.tickets.redeem(nonce, exp, now)
 }

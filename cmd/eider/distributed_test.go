@@ -99,8 +99,10 @@ print("ok")
 // an IMAP IDLE session on A sees, within a second each, a message delivered
 // by LMTP to B, a flag set through the REST API on B, and an expunge by IMAP
 // on B; after Redis drops A's connections it still sees the next delivery.
-// Concurrent deliveries through both instances get unique ascending UIDs
-// and exact counters.
+// While Redis is away for both, deliveries through A and B still succeed
+// (the write lock is in the database), and A's session sees them once
+// Redis is back. Concurrent deliveries through both instances get unique
+// ascending UIDs and exact counters.
 func TestDistributedTwoInstances(t *testing.T) {
 	db := mongotest.Database()
 	prefix := db + ":"
@@ -113,8 +115,11 @@ func TestDistributedTwoInstances(t *testing.T) {
 	rp := &tcpProxy{target: ropts.Addr}
 	rp.start(t)
 	defer rp.stop()
+	rpB := &tcpProxy{target: ropts.Addr}
+	rpB.start(t)
+	defer rpB.stop()
 	envA := distEnv(t, db, prefix, fmt.Sprintf("redis://%s/%d", rp.addr, ropts.DB), prefix+"A")
-	envB := distEnv(t, db, prefix, redisURL(), prefix+"B")
+	envB := distEnv(t, db, prefix, fmt.Sprintf("redis://%s/%d", rpB.addr, ropts.DB), prefix+"B")
 	cmd := exec.Command(eiderBin, "user", "add", "alice", "s3cret", "alice@example.com")
 	cmd.Env = envA
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -197,20 +202,32 @@ assert M.expunge()[0] == 'OK'`)
 	t.Logf("killed %d Redis connections of instance A", killed)
 	expect("exists", 1, start, 5*time.Second) // reconnection backoff included
 
-	// Redis restarts (as A sees it): A's connections all go; B delivers
-	// and announces to nobody on A; when Redis is back, A re-subscribes,
-	// catches up from the journal, and its IDLE session sees the message.
+	// Redis goes away for both instances: their connections all go. Both
+	// still take deliveries (the store's write lock is in the database,
+	// not in Redis) and announce them to nobody; when Redis is back, A
+	// re-subscribes, catches up from the journal, and its IDLE session
+	// sees both messages.
 	pub := redis.NewClient(ropts)
 	defer pub.Close()
 	rp.stop()
+	rpB.stop()
 	waitUntil(t, "A's subscription gone", func() bool {
 		chs, _ := pub.PubSubChannels(context.Background(), prefix+"beacon:*").Result()
 		return len(chs) == 0
 	})
 	start = time.Now()
-	lmtpDeliver(t, b.addrs["lmtp"], "alice@example.com", "during-restart")
+	var owg sync.WaitGroup
+	for i, srv := range []*serveChild{a, b} {
+		owg.Add(1)
+		go func() {
+			defer owg.Done()
+			lmtpDeliver(t, srv.addrs["lmtp"], "alice@example.com", fmt.Sprintf("during-restart-%d", i))
+		}()
+	}
+	owg.Wait()
 	rp.start(t)
-	expect("exists", 2, start, 10*time.Second)
+	rpB.start(t)
+	expect("exists", 3, start, 10*time.Second)
 	if err := idle.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +264,10 @@ print('STATUS', data[0].decode())`)
 			}
 		}
 	}
-	if len(uids) != 4*per+2 || !slices.IsSorted(uids) || len(slices.Compact(slices.Clone(uids))) != len(uids) {
-		t.Fatalf("after %d concurrent deliveries (and 2 before): UIDs %v\n%s", 4*per, uids, out)
+	if len(uids) != 4*per+3 || !slices.IsSorted(uids) || len(slices.Compact(slices.Clone(uids))) != len(uids) {
+		t.Fatalf("after %d concurrent deliveries (and 3 before): UIDs %v\n%s", 4*per, uids, out)
 	}
-	if !strings.Contains(out, fmt.Sprintf("MESSAGES %d UIDNEXT %d", 4*per+2, 4*per+4)) {
+	if !strings.Contains(out, fmt.Sprintf("MESSAGES %d UIDNEXT %d", 4*per+3, 4*per+5)) {
 		t.Fatalf("STATUS after concurrent deliveries:\n%s", out)
 	}
 	chk := exec.Command(eiderBin, "check")
@@ -281,7 +298,7 @@ print("after quit", B.stat()[0])
 B.quit()
 `
 	pout, err := exec.Command("python3", "-c", pop, ha, pa, hb, pb).CombinedOutput()
-	if err != nil || !strings.Contains(string(pout), "refused") || !strings.Contains(string(pout), fmt.Sprintf("after quit %d", 4*per+2)) {
+	if err != nil || !strings.Contains(string(pout), "refused") || !strings.Contains(string(pout), fmt.Sprintf("after quit %d", 4*per+3)) {
 		t.Fatalf("POP3 maildrop lock across instances: %v\n%s", err, pout)
 	}
 	a.stop(t)

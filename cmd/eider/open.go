@@ -20,6 +20,7 @@ import (
 	"github.com/eidermail/eider/mail/sqlite"
 	"github.com/eidermail/eider/mail/throttle"
 	"github.com/eidermail/eider/pop3"
+	"github.com/eidermail/eider/server"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -98,6 +99,7 @@ func pop3Locker(svc *mail.Service) pop3.Locker {
 type loginLimits struct {
 	logins throttle.LoginLimiter
 	conns  throttle.ConnCounter // nil: the IMAP server's in-process count
+	nonces server.NonceStore    // nil: update-stream tickets single-use per instance
 }
 
 // newLoginLimits returns the Redis limits of mail/cluster when the bus is
@@ -109,16 +111,17 @@ func newLoginLimits(cfg config.Config, svc *mail.Service) loginLimits {
 		return loginLimits{
 			logins: rb.cluster.LoginLimiter(cfg.HTTP.MaxLoginFailures, cfg.HTTP.LoginFailureWindow),
 			conns:  rb.cluster.Connections(0),
+			nonces: rb.cluster.Nonces(),
 		}
 	}
 	return loginLimits{logins: throttle.NewLocalLimiter(cfg.HTTP.MaxLoginFailures, cfg.HTTP.LoginFailureWindow, nil)}
 }
 
 // openDistributed fills svc with the MongoDB store, GridFS blobs, and the
-// Redis bus and per-user lock (or, without redis.url, the in-process bus
-// and lock: one instance only).
+// Redis bus (or, without redis.url, the in-process bus: one instance
+// only). The store's per-user write lock is kept in the database itself
+// (mongo.DBLocker), so writes go on while Redis is away.
 func openDistributed(ctx context.Context, cfg config.Config, log *slog.Logger, svc *mail.Service) error {
-	var locker mongo.Locker
 	if cfg.Redis.URL != "" {
 		opts, err := redis.ParseURL(cfg.Redis.URL)
 		if err != nil {
@@ -131,9 +134,8 @@ func openDistributed(ctx context.Context, cfg config.Config, log *slog.Logger, s
 		}
 		cl := cluster.New(rdb, cluster.Options{Prefix: cfg.Redis.Prefix, Logger: log})
 		svc.Bus = redisBus{Redis: bus.NewRedis(rdb, bus.RedisOptions{Prefix: cfg.Redis.Prefix + "beacon:", Logger: log}), cluster: cl, rdb: rdb}
-		locker = cl
 	} else {
-		log.Warn("store.backend mongodb without redis.url: in-process bus and locks, run a single instance")
+		log.Warn("store.backend mongodb without redis.url: in-process change bus and limits, run a single instance (other instances would not see this one's changes live)")
 		svc.Bus = bus.NewLocal()
 	}
 	c, err := mongo.Connect(ctx, cfg.Store.MongoURI)
@@ -142,7 +144,9 @@ func openDistributed(ctx context.Context, cfg config.Config, log *slog.Logger, s
 		return err
 	}
 	blobs := mongo.NewGridFS(c.Database(cfg.Store.MongoDatabase), "")
-	st, err := mongo.New(ctx, c, mongo.Config{Database: cfg.Store.MongoDatabase, Locker: locker, Logger: log}, blobs)
+	locker := mongo.NewDBLocker(c.Database(cfg.Store.MongoDatabase), log)
+	st, err := mongo.New(ctx, c, mongo.Config{Database: cfg.Store.MongoDatabase, Locker: locker, Logger: log,
+		JournalRetention: cfg.Store.JournalRetention}, blobs)
 	if err != nil {
 		c.Disconnect(context.WithoutCancel(ctx))
 		svc.Bus.Close()

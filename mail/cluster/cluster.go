@@ -1,7 +1,9 @@
 // Package cluster holds the state that Eider instances share through Redis
-// in the distributed mode: locks (the MongoDB store's per-user write lock,
-// the POP3 per-maildrop lock of RFC 1939 §8), failed-login counts for rate
-// limiting, and per-user connection counts.
+// in the distributed mode: locks (the POP3 per-maildrop lock of RFC 1939
+// §8; Lock also satisfies the MongoDB store's Locker, though eider serve
+// uses the store's own database lock, mongo.DBLocker, so that writes do
+// not depend on Redis), failed-login counts for rate limiting, per-user
+// connection counts, and single-use nonces (update-stream tickets).
 //
 // Every key carries an expiry, so an instance that dies leaves nothing
 // stuck for longer than the TTL; a live holder renews its leases while it
@@ -320,4 +322,23 @@ func (cs *Connections) Count(ctx context.Context, user string) (int64, error) {
 		return 0, fmt.Errorf("cluster: connections: %w", err)
 	}
 	return n, nil
+}
+
+// --- single-use nonces ---
+
+// Nonces remembers used nonces (the update-stream tickets' nonces) across
+// instances until they expire: SET key 1 NX PX ttl, so exactly one
+// redemption of a nonce succeeds on any instance.
+type Nonces struct{ c *Cluster }
+
+// Nonces returns the shared single-use nonce set.
+func (c *Cluster) Nonces() *Nonces { return &Nonces{c} }
+
+// Redeem marks nonce used for ttl; false if it was used before.
+func (n *Nonces) Redeem(ctx context.Context, nonce string, ttl time.Duration) (bool, error) {
+	ok, err := n.c.rdb.SetNX(ctx, n.c.o.Prefix+"nonce:"+nonce, 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("cluster: nonce: %w", err)
+	}
+	return ok, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,5 +204,39 @@ func TestConnectionsShared(t *testing.T) {
 	r3()
 	if n, _ := ca.Count(ctx, "alice"); n != 0 {
 		t.Fatalf("Count after releases = %d", n)
+	}
+}
+
+// TestNoncesSingleUse: of concurrent redemptions of one nonce through two
+// instances, exactly one succeeds; the key expires with its TTL.
+func TestNoncesSingleUse(t *testing.T) {
+	a, b, rdb := two(t, Options{})
+	ctx := context.Background()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := c.Nonces().Redeem(ctx, "n1", time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if w := wins.Load(); w != 1 {
+		t.Fatalf("%d redemptions of one nonce succeeded, want 1", w)
+	}
+	ttl, err := rdb.PTTL(ctx, a.o.Prefix+"nonce:n1").Result()
+	if err != nil || ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("nonce key TTL %v %v, want within 1m", ttl, err)
 	}
 }

@@ -24,10 +24,11 @@ const benchWriters = 8
 
 type benchTarget struct{ user, mbox string }
 
-// benchSetup opens `instances` stores on one fresh database, sharing the
-// Redis lock as instances do, and creates benchWriters users with preload
-// messages each.
-func benchSetup(b *testing.B, instances, preload int) ([]*mongo.Store, []benchTarget) {
+// benchSetup opens `instances` stores on one fresh database, sharing a
+// lock as instances do (redisLock: mail/cluster's Redis lock; else the
+// database lock eider serve uses), and creates benchWriters users with
+// preload messages each.
+func benchSetup(b *testing.B, instances, preload int, redisLock bool) ([]*mongo.Store, []benchTarget) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr()})
 	b.Cleanup(func() { rdb.Close() })
@@ -44,7 +45,11 @@ func benchSetup(b *testing.B, instances, preload int) ([]*mongo.Store, []benchTa
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := mongo.New(ctx, ci, mongo.Config{Database: db.Name(), Locker: cluster.New(rdb, cluster.Options{Prefix: prefix}),
+		var l mongo.Locker = mongo.NewDBLocker(ci.Database(db.Name()), discard)
+		if redisLock {
+			l = cluster.New(rdb, cluster.Options{Prefix: prefix})
+		}
+		s, err := mongo.New(ctx, ci, mongo.Config{Database: db.Name(), Locker: l,
 			Logger: discard}, mongo.NewGridFS(db, b.TempDir()))
 		if err != nil {
 			b.Fatal(err)
@@ -95,8 +100,8 @@ func runParallel(b *testing.B, stores []*mongo.Store, targets []benchTarget, op 
 }
 
 // Delivery: one Append per op.
-func benchAppend(b *testing.B, instances int) {
-	stores, targets := benchSetup(b, instances, 0)
+func benchAppend(b *testing.B, instances int, redisLock bool) {
+	stores, targets := benchSetup(b, instances, 0, redisLock)
 	runParallel(b, stores, targets, func(s *mongo.Store, t benchTarget, _ int) error {
 		_, err := s.Append(context.Background(), t.user, t.mbox, benchMsg())
 		return err
@@ -105,8 +110,8 @@ func benchAppend(b *testing.B, instances int) {
 
 // IMAP mix, per op: a STORE flag change, a FETCH of 10 messages with their
 // data, a SEARCH UNSEEN, an APPEND, on a 100-message mailbox.
-func benchMix(b *testing.B, instances int) {
-	stores, targets := benchSetup(b, instances, 100)
+func benchMix(b *testing.B, instances int, redisLock bool) {
+	stores, targets := benchSetup(b, instances, 100, redisLock)
 	runParallel(b, stores, targets, func(s *mongo.Store, t benchTarget, i int) error {
 		ctx := context.Background()
 		uid := uint32(i%100 + 1)
@@ -125,9 +130,14 @@ func benchMix(b *testing.B, instances int) {
 	})
 }
 
-func BenchmarkAppendOneInstance(b *testing.B)  { benchAppend(b, 1) }
-func BenchmarkAppendTwoInstances(b *testing.B) { benchAppend(b, 2) }
-func BenchmarkIMAPMixOneInstance(b *testing.B) { benchMix(b, 1) }
-func BenchmarkIMAPMixTwoInstances(b *testing.B) {
-	benchMix(b, 2)
+// The database lock (production) and, for comparison, the Redis lock.
+func BenchmarkAppendOneInstance(b *testing.B)           { benchAppend(b, 1, false) }
+func BenchmarkAppendTwoInstances(b *testing.B)          { benchAppend(b, 2, false) }
+func BenchmarkAppendOneInstanceRedisLock(b *testing.B)  { benchAppend(b, 1, true) }
+func BenchmarkAppendTwoInstancesRedisLock(b *testing.B) { benchAppend(b, 2, true) }
+func BenchmarkIMAPMixOneInstance(b *testing.B)          { benchMix(b, 1, false) }
+func BenchmarkIMAPMixTwoInstances(b *testing.B)         { benchMix(b, 2, false) }
+func BenchmarkIMAPMixOneInstanceRedisLock(b *testing.B) { benchMix(b, 1, true) }
+func BenchmarkIMAPMixTwoInstancesRedisLock(b *testing.B) {
+	benchMix(b, 2, true)
 }

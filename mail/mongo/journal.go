@@ -25,6 +25,13 @@ type journalDoc struct {
 	Name    string   `bson:"name"`
 	OldName string   `bson:"old"`
 	Time    int64    `bson:"time"`
+	// Source of a copied or moved message (ChangeExists); absent otherwise.
+	SrcMbox string `bson:"smbox,omitempty"`
+	SrcUID  int64  `bson:"suid,omitempty"`
+	Moved   bool   `bson:"moved,omitempty"`
+	// Expires is when the entry may go: MongoDB's TTL index "expire"
+	// (migration 0002) deletes it then; on FerretDB PruneJournal does.
+	Expires bson.DateTime `bson:"exp"`
 }
 
 // addJournal appends one entry; the caller holds the user lock.
@@ -45,6 +52,7 @@ func (s *Store) addJournalMany(ctx context.Context, userID string, cs []store.Ch
 			return fmt.Errorf("journal: %w", err)
 		}
 		now := nowNano()
+		exp := bson.NewDateTimeFromTime(fromNano(now).Add(s.retention))
 		docs := make([]any, len(cs))
 		for i, c := range cs {
 			flags := c.Flags
@@ -52,10 +60,17 @@ func (s *Store) addJournalMany(ctx context.Context, userID string, cs []store.Ch
 				flags = []string{}
 			}
 			docs[i] = &journalDoc{Seq: last - int64(len(cs)) + 1 + int64(i), User: userID, Mbox: c.MailboxID, Kind: string(c.Kind),
-				ModSeq: int64(c.ModSeq), UID: int64(c.UID), Msg: c.MessageID, Flags: flags, Name: c.Name, OldName: c.OldName, Time: now}
+				ModSeq: int64(c.ModSeq), UID: int64(c.UID), Msg: c.MessageID, Flags: flags, Name: c.Name, OldName: c.OldName, Time: now,
+				SrcMbox: c.SourceMailboxID, SrcUID: int64(c.SourceUID), Moved: c.Moved, Expires: exp}
 		}
 		_, err = s.journal.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true))
 		if err == nil {
+			// The user's newest Seq, kept beside the entries so that it
+			// outlives them (LastChange); $max: it only moves forward.
+			_, err = s.users.UpdateOne(ctx, byID(userID), bson.D{{Key: "$max", Value: bson.D{{Key: "lastseq", Value: last}}}})
+			if err != nil {
+				return fmt.Errorf("journal: last seq: %w", err)
+			}
 			return nil
 		}
 		if !isDup(err) || attempt >= 10 {
@@ -107,7 +122,8 @@ func (s *Store) Changes(ctx context.Context, userID, mailboxID string, afterSeq 
 	out := make([]store.Change, 0, len(ds))
 	for _, d := range ds {
 		c := store.Change{Seq: d.Seq, UserID: userID, MailboxID: d.Mbox, Kind: store.ChangeKind(d.Kind), ModSeq: uint64(d.ModSeq),
-			UID: uint32(d.UID), MessageID: d.Msg, Flags: d.Flags, Name: d.Name, OldName: d.OldName, Time: fromNano(d.Time)}
+			UID: uint32(d.UID), MessageID: d.Msg, Flags: d.Flags, Name: d.Name, OldName: d.OldName, Time: fromNano(d.Time),
+			SourceMailboxID: d.SrcMbox, SourceUID: uint32(d.SrcUID), Moved: d.Moved}
 		if c.Flags == nil && (c.Kind == store.ChangeFlags || c.Kind == store.ChangeExists) {
 			c.Flags = []string{}
 		}
@@ -116,13 +132,19 @@ func (s *Store) Changes(ctx context.Context, userID, mailboxID string, afterSeq 
 	return out, nil
 }
 
-// LastChange returns the user's highest journal Seq, 0 if none.
+// LastChange returns the user's highest journal Seq, 0 if none. It is
+// the user document's lastseq, which outlives expired entries; a user
+// written before lastseq existed has it from the journal.
 func (s *Store) LastChange(ctx context.Context, userID string) (int64, error) {
-	if _, err := s.getUser(ctx, userID); err != nil {
+	u, err := s.getUser(ctx, userID)
+	if err != nil {
 		return 0, fmt.Errorf("mongo: last change: %w", err)
 	}
+	if u.LastSeq > 0 {
+		return u.LastSeq, nil
+	}
 	var d journalDoc
-	err := s.journal.FindOne(ctx, bson.D{{Key: "user", Value: userID}},
+	err = s.journal.FindOne(ctx, bson.D{{Key: "user", Value: userID}},
 		options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&d)
 	if err != nil {
 		if err := notFound(err, ""); isNotFound(err) {
@@ -133,55 +155,16 @@ func (s *Store) LastChange(ctx context.Context, userID string) (int64, error) {
 	return d.Seq, nil
 }
 
-// PruneJournal deletes entries older than olderThan, except the newest
-// entry of every mailbox (so LastChange and per-mailbox resync points stay).
-// The newest entries are found in this process: FerretDB's $group is not
-// reliable, and the pruner runs rarely.
+// PruneJournal deletes every entry older than olderThan. Nothing needs a
+// surviving entry: LastChange reads the user document, and a reader whose
+// cursor names a deleted entry is told to reset (server/updates.go). On
+// MongoDB the TTL index on exp already does this; on FerretDB, which has
+// no TTL index, `eider serve` calls it hourly.
 func (s *Store) PruneJournal(ctx context.Context, olderThan time.Duration) (int64, error) {
 	cutoff := time.Now().Add(-olderThan).UnixNano()
-	cur, err := s.journal.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "mbox", Value: 1}, {Key: "time", Value: 1}}))
+	r, err := s.journal.DeleteMany(ctx, bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongo: prune journal: %w", err)
 	}
-	newest := map[string]int64{}
-	type ent struct {
-		Seq  int64  `bson:"_id"`
-		Mbox string `bson:"mbox"`
-		Time int64  `bson:"time"`
-	}
-	var old []ent
-	for cur.Next(ctx) {
-		var e ent
-		if err := cur.Decode(&e); err != nil {
-			cur.Close(ctx)
-			return 0, fmt.Errorf("mongo: prune journal: %w", err)
-		}
-		if e.Seq > newest[e.Mbox] {
-			newest[e.Mbox] = e.Seq
-		}
-		if e.Time < cutoff {
-			old = append(old, e)
-		}
-	}
-	cur.Close(ctx)
-	if err := cur.Err(); err != nil {
-		return 0, fmt.Errorf("mongo: prune journal: %w", err)
-	}
-	var del []int64
-	for _, e := range old {
-		if newest[e.Mbox] != e.Seq {
-			del = append(del, e.Seq)
-		}
-	}
-	var n int64
-	for len(del) > 0 {
-		chunk := del[:min(len(del), 1000)]
-		del = del[len(chunk):]
-		r, err := s.journal.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
-		if err != nil {
-			return n, fmt.Errorf("mongo: prune journal: %w", err)
-		}
-		n += r.DeletedCount
-	}
-	return n, nil
+	return r.DeletedCount, nil
 }

@@ -27,24 +27,27 @@ const maxUIDRetries = 8
 // and search fields, and the segments that rebuild it (inline bytes and
 // GridFS blob hashes) with the opaque MIME tree (Meta).
 type msgDoc struct {
-	ID      string         `bson:"_id"`
-	User    string         `bson:"user"`
-	Mbox    string         `bson:"mbox"`
-	UID     int64          `bson:"uid"`
-	ModSeq  int64          `bson:"modseq"`
-	Flags   []string       `bson:"flags"`
-	IDate   int64          `bson:"idate"`
-	Size    int64          `bson:"size"`
-	Thread  string         `bson:"thread"`
-	Subject string         `bson:"subject"`
-	From    string         `bson:"from"`
-	Sent    *int64         `bson:"sent"`
-	MsgID   string         `bson:"msgid"`
-	Refs    []string       `bson:"refs"`
-	Intro   string         `bson:"intro"`
-	Att     bool           `bson:"att"`
-	Segs    []blob.Segment `bson:"segs,omitempty"`
-	Meta    []byte         `bson:"meta,omitempty"`
+	ID      string   `bson:"_id"`
+	User    string   `bson:"user"`
+	Mbox    string   `bson:"mbox"`
+	UID     int64    `bson:"uid"`
+	ModSeq  int64    `bson:"modseq"`
+	Flags   []string `bson:"flags"`
+	IDate   int64    `bson:"idate"`
+	Size    int64    `bson:"size"`
+	Thread  string   `bson:"thread"`
+	Subject string   `bson:"subject"`
+	From    string   `bson:"from"`
+	Sent    *int64   `bson:"sent"`
+	MsgID   string   `bson:"msgid"`
+	Refs    []string `bson:"refs"`
+	Intro   string   `bson:"intro"`
+	Att     bool     `bson:"att"`
+	// Sum is the list-ready summary (store.Message.Summary); documents
+	// written before it existed have none.
+	Sum  []byte         `bson:"sum,omitempty"`
+	Segs []blob.Segment `bson:"segs,omitempty"`
+	Meta []byte         `bson:"meta,omitempty"`
 	// Hdrs ("Key: value" lines) and Text are the search fields.
 	Hdrs string `bson:"hdrs,omitempty"`
 	Text string `bson:"text,omitempty"`
@@ -55,7 +58,7 @@ func (d *msgDoc) message() *store.Message {
 		MessageRef: store.MessageRef{ID: d.ID, UID: uint32(d.UID), ModSeq: uint64(d.ModSeq), Flags: d.Flags},
 		MailboxID:  d.Mbox, UserID: d.User, InternalDate: fromNano(d.IDate), Size: d.Size, ThreadID: d.Thread,
 		Subject: d.Subject, From: d.From, MessageID: d.MsgID, Intro: d.Intro, HasAttachments: d.Att,
-		Segments: d.Segs, Meta: d.Meta,
+		Summary: d.Sum, Segments: d.Segs, Meta: d.Meta,
 	}
 	if m.Flags == nil {
 		m.Flags = []string{}
@@ -343,7 +346,7 @@ func (s *Store) Append(ctx context.Context, userID, mailboxID string, m *store.N
 	}
 	d := &msgDoc{ID: newID(), User: userID, Mbox: mailboxID, Flags: flags, IDate: idate.UnixNano(), Size: m.Size,
 		Subject: m.Subject, From: m.From, MsgID: m.MessageID, Refs: threadRefs(m), Intro: m.Intro, Att: m.HasAttachments,
-		Segs: m.Segments, Meta: m.Meta, Hdrs: headerText(m), Text: m.Text}
+		Sum: m.Summary, Segs: m.Segments, Meta: m.Meta, Hdrs: headerText(m), Text: m.Text}
 	if !m.Date.IsZero() {
 		n := m.Date.UnixNano()
 		d.Sent = &n
@@ -449,6 +452,27 @@ func (s *Store) Fetch(ctx context.Context, userID, mailboxID string, set store.U
 	var out []store.Message
 	for i := range ds {
 		out = append(out, *ds[i].message())
+	}
+	return out, nil
+}
+
+var _ store.RefFetcher = (*Store)(nil)
+
+// FetchRefs implements store.RefFetcher: Fetch projected to the refs.
+func (s *Store) FetchRefs(ctx context.Context, userID, mailboxID string, set store.UIDSet) ([]store.MessageRef, error) {
+	if _, err := s.getMailbox(ctx, userID, mailboxID); err != nil {
+		return nil, fmt.Errorf("mongo: fetch refs: %w", err)
+	}
+	if len(set) == 0 {
+		return nil, nil
+	}
+	ds, err := s.findMsgs(ctx, mailboxID, set, nil, projRefs)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: fetch refs: %w", err)
+	}
+	out := make([]store.MessageRef, 0, len(ds))
+	for i := range ds {
+		out = append(out, ds[i].ref())
 	}
 	return out, nil
 }
@@ -560,7 +584,7 @@ func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store
 				return err
 			}
 			chs = append(chs, store.Change{MailboxID: dstMailboxID, Kind: store.ChangeExists, ModSeq: uint64(d.ModSeq),
-				UID: uint32(d.UID), MessageID: d.ID, Flags: d.ref().Flags})
+				UID: uint32(d.UID), MessageID: d.ID, Flags: d.ref().Flags, SourceMailboxID: srcMailboxID, SourceUID: src})
 			res.Pairs = append(res.Pairs, store.UIDPair{Src: src, Dst: uint32(d.UID)})
 		}
 		return s.addJournalMany(ctx, userID, chs)
@@ -599,7 +623,7 @@ func (s *Store) Move(ctx context.Context, userID, srcMailboxID string, set store
 				return err
 			}
 			chs = append(chs, store.Change{MailboxID: dstMailboxID, Kind: store.ChangeExists, ModSeq: uint64(nmod),
-				UID: uint32(nuid), MessageID: d.ID, Flags: d.ref().Flags})
+				UID: uint32(nuid), MessageID: d.ID, Flags: d.ref().Flags, SourceMailboxID: srcMailboxID, SourceUID: uint32(d.UID), Moved: true})
 			xchs = append(xchs, store.Change{MailboxID: srcMailboxID, Kind: store.ChangeExpunge, ModSeq: xmod,
 				UID: uint32(d.UID), MessageID: d.ID})
 			res.Pairs = append(res.Pairs, store.UIDPair{Src: uint32(d.UID), Dst: uint32(nuid)})

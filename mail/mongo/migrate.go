@@ -24,8 +24,10 @@ type migStep struct {
 	Index      string  `json:"index"`
 	Keys       [][]any `json:"keys"`
 	Unique     bool    `json:"unique"`
-	// TTLSeconds makes a TTL index (skipped on FerretDB, which has none).
-	TTLSeconds int32 `json:"ttl_seconds"`
+	// TTLSeconds, when present, makes a TTL index: documents go that many
+	// seconds after the date in the (single) key field; 0 = at that date.
+	// FerretDB has no TTL index: there it is a plain index, logged.
+	TTLSeconds *int32 `json:"ttl_seconds"`
 }
 
 // migrate applies every migration not yet recorded in "migrations". Steps
@@ -113,11 +115,12 @@ func (s *Store) applyStep(ctx context.Context, st migStep) error {
 	if st.Unique {
 		opts.SetUnique(true)
 	}
-	if st.TTLSeconds > 0 {
+	if st.TTLSeconds != nil {
 		if s.ferret {
-			s.log.Warn("mongo: FerretDB has no TTL index: created as a plain index", "index", st.Index)
+			s.log.Warn("mongo: FerretDB has no TTL index: created as a plain index; expired documents are deleted by the periodic prune",
+				"collection", st.Collection, "index", st.Index)
 		} else {
-			opts.SetExpireAfterSeconds(st.TTLSeconds)
+			opts.SetExpireAfterSeconds(*st.TTLSeconds)
 		}
 	}
 	_, err := s.db.Collection(st.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys, Options: opts})

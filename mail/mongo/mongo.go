@@ -4,11 +4,13 @@
 // It is written for a MongoDB ≥ 6.0 replica set and uses no multi-document
 // transaction, so that it also runs on FerretDB 1.x (which has none):
 //
-//   - Every write of a user runs under that user's lock (Config.Locker: a
-//     Redis lock shared by all instances, or an in-process lock for one
-//     instance). The lock orders a user's journal entries in commit order
-//     and makes each multi-document sequence (message, mailbox counters,
-//     storage_used, journal) appear whole to the other writers.
+//   - Every write of a user runs under that user's lock (Config.Locker:
+//     in production the DBLocker, a lease document in the database's
+//     "locks" collection shared by all instances and needing no Redis;
+//     nil gives an in-process lock, for one instance). The lock orders a
+//     user's journal entries in commit order and makes each
+//     multi-document sequence (message, mailbox counters, storage_used,
+//     journal) appear whole to the other writers.
 //   - Inside that, every counter moves with a single-document atomic update:
 //     UID and MODSEQ come from findOneAndUpdate + $inc on the mailbox
 //     document, journal Seq from $inc on a counter document, blob reference
@@ -21,16 +23,24 @@
 // (CheckConsistency reports it; RecountQuota repairs storage_used); it never
 // loses an acknowledged message.
 //
+// Journal entries carry their expiry (exp = write time + retention), which
+// MongoDB's TTL index "expire" acts on; the user's newest Seq is kept on
+// the user document (lastseq), so every entry may expire.
+//
 // FerretDB is detected through buildInfo (ferretdbFeatures). Its updates are
 // not atomic under concurrency, so there the global counters (journal Seq,
 // UIDVALIDITY) are also updated under a lock, and several instances are
-// correct only with the shared Redis lock (without it, concurrent writes
-// lose counter updates; the unique index still prevents duplicate UIDs).
-// Index options it lacks (TTL) are not requested; search runs in this
-// process on every server. The degraded mode is logged once at open.
+// correct only with a shared lock (without it, concurrent writes lose
+// counter updates; the unique index still prevents duplicate UIDs). The
+// DBLocker relies only on the unique _id of an insert, which FerretDB
+// enforces atomically (its PostgreSQL unique index). Index options it
+// lacks (TTL) are not requested, and PruneJournal deletes expired entries
+// instead; search runs in this process on every server. The degraded mode
+// is logged once at open.
 package mongo
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -68,23 +78,32 @@ type Config struct {
 	Locker Locker
 	// Logger receives the degraded-mode notices (default slog.Default()).
 	Logger *slog.Logger
+	// JournalRetention is how long journal entries live (default
+	// DefaultJournalRetention): each entry's exp, which MongoDB's TTL
+	// index acts on.
+	JournalRetention time.Duration
 }
+
+// DefaultJournalRetention is Config.JournalRetention's default.
+const DefaultJournalRetention = 7 * 24 * time.Hour
 
 // Store is the MongoDB store.Store.
 type Store struct {
-	client  *mongo.Client
-	db      *mongo.Database
-	blobs   blob.Store
-	lock    Locker
-	log     *slog.Logger
-	ferret  bool
-	users   *mongo.Collection
-	addrs   *mongo.Collection
-	mboxes  *mongo.Collection
-	msgs    *mongo.Collection
-	journal *mongo.Collection
-	ctrs    *mongo.Collection
-	refs    *mongo.Collection
+	client *mongo.Client
+	db     *mongo.Database
+	blobs  blob.Store
+	lock   Locker
+	log    *slog.Logger
+	ferret bool
+	// retention is how long a journal entry lives (Config.JournalRetention).
+	retention time.Duration
+	users     *mongo.Collection
+	addrs     *mongo.Collection
+	mboxes    *mongo.Collection
+	msgs      *mongo.Collection
+	journal   *mongo.Collection
+	ctrs      *mongo.Collection
+	refs      *mongo.Collection
 }
 
 var _ store.Store = (*Store)(nil)
@@ -161,7 +180,7 @@ func New(ctx context.Context, c *mongo.Client, cfg Config, blobs blob.Store) (*S
 		client: c, db: db, blobs: blobs, lock: cfg.Locker, log: log, ferret: ferret,
 		users: db.Collection("users"), addrs: db.Collection("addresses"), mboxes: db.Collection("mailboxes"),
 		msgs: db.Collection("messages"), journal: db.Collection("journal"), ctrs: db.Collection("counters"),
-		refs: db.Collection("blobrefs"),
+		refs: db.Collection("blobrefs"), retention: cmp.Or(cfg.JournalRetention, DefaultJournalRetention),
 	}
 	if s.lock == nil {
 		s.lock = NewLocalLocker()
@@ -171,7 +190,7 @@ func New(ctx context.Context, c *mongo.Client, cfg Config, blobs blob.Store) (*S
 		log.Warn("mongo: server is FerretDB: degraded mode",
 			"atomicity", "updates are not atomic under concurrency; every user write runs under the user lock",
 			"text_search", "no $text: search filters messages in this process",
-			"journal_ttl", "no TTL index: the journal is pruned by PruneJournal only")
+			"journal_ttl", "no TTL index: the journal is pruned by PruneJournal (hourly in eider serve)")
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err

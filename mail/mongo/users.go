@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/eidermail/eider/mail/address"
 	"github.com/eidermail/eider/mail/store"
@@ -24,11 +25,23 @@ type userDoc struct {
 	Used     int64  `bson:"used"`
 	Disabled bool   `bson:"disabled"`
 	Created  int64  `bson:"created"`
+	// Revoked voids API tokens issued at or before it (Unix ns; 0: none).
+	Revoked int64 `bson:"revoked,omitempty"`
+	// LastSeq is the Seq of the user's newest journal entry ($max after
+	// each journal write), so LastChange survives the journal's expiry.
+	LastSeq int64 `bson:"lastseq,omitempty"`
 }
 
 func (d *userDoc) user() *store.User {
 	return &store.User{ID: d.ID, Username: d.Username, PasswordHash: d.Hash, QuotaLimit: d.Quota,
-		StorageUsed: d.Used, Disabled: d.Disabled, Created: fromNano(d.Created)}
+		StorageUsed: d.Used, Disabled: d.Disabled, Created: fromNano(d.Created), TokensRevoked: revokedTime(d.Revoked)}
+}
+
+func revokedTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return fromNano(n)
 }
 
 // addrDoc is a document of "addresses".
@@ -187,10 +200,18 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 	if up.Disabled != nil {
 		set = append(set, bson.E{Key: "disabled", Value: *up.Disabled})
 	}
+	upd := bson.D{}
+	if len(set) > 0 {
+		upd = append(upd, bson.E{Key: "$set", Value: set})
+	}
+	if up.TokensRevoked != nil {
+		// $max: the revocation time only moves forward.
+		upd = append(upd, bson.E{Key: "$max", Value: bson.D{{Key: "revoked", Value: up.TokensRevoked.UnixNano()}}})
+	}
 	var d *userDoc
 	err := s.withUser(ctx, "update user", userID, func(ctx context.Context) error {
-		if len(set) > 0 {
-			r, err := s.users.UpdateOne(ctx, byID(userID), bson.D{{Key: "$set", Value: set}})
+		if len(upd) > 0 {
+			r, err := s.users.UpdateOne(ctx, byID(userID), upd)
 			if err != nil {
 				return err
 			}

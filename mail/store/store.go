@@ -108,8 +108,8 @@ type Store interface {
 	Changes(ctx context.Context, userID, mailboxID string, afterSeq int64, limit int) ([]Change, error)
 	// LastChange returns the highest journal Seq of a user (0 if none).
 	LastChange(ctx context.Context, userID string) (int64, error)
-	// PruneJournal removes entries older than the given age, keeping at least
-	// the newest entry of every mailbox.
+	// PruneJournal removes entries older than the given age. A backend may
+	// keep each mailbox's newest entry; LastChange does not move.
 	PruneJournal(ctx context.Context, olderThan time.Duration) (int64, error)
 
 	// CheckConsistency verifies invariants (UID/MODSEQ order, counters,

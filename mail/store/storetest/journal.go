@@ -138,13 +138,16 @@ func testJournalPrune(t *testing.T, h *harness) {
 	}
 	chs, err := s.Changes(ctx, u.ID, "", 0, 0)
 	noErr(t, "Changes", err)
+	// A backend may keep each mailbox's newest entry (SQLite) or none
+	// (MongoDB, whose TTL index cannot keep any); LastChange must not move
+	// either way.
 	per := map[string]int{}
 	for _, c := range chs {
 		per[c.MailboxID]++
 	}
 	for _, mb := range []*store.Mailbox{a, b} {
-		if per[mb.ID] != 1 {
-			t.Fatalf("after prune mailbox %s keeps %d entries, want exactly its newest:%s", mb.Name, per[mb.ID], describe(chs))
+		if per[mb.ID] > 1 {
+			t.Fatalf("after prune mailbox %s keeps %d entries, want at most its newest:%s", mb.Name, per[mb.ID], describe(chs))
 		}
 	}
 	if l, _ := s.LastChange(ctx, u.ID); l != last {
@@ -152,7 +155,14 @@ func testJournalPrune(t *testing.T, h *harness) {
 	}
 	for _, c := range chs {
 		if c.MailboxID == b.ID && (c.Kind != store.ChangeExists || c.UID != 2) {
-			t.Fatalf("prune kept %+v for B, want its newest entry (exists UID 2)", c)
+			t.Fatalf("prune kept %+v for B, want its newest entry (exists UID 2) or none", c)
 		}
+	}
+	// Changes after the pruned range still arrive, with a Seq above last.
+	h.appendN(u, a, 1)
+	after, err := s.Changes(ctx, u.ID, "", last, 0)
+	noErr(t, "Changes(after prune)", err)
+	if len(after) != 1 || after[0].Seq <= last || after[0].Kind != store.ChangeExists {
+		t.Fatalf("after prune, Changes(after %d) = %s, want the one new append", last, describe(after))
 	}
 }
