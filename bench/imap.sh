@@ -7,6 +7,8 @@
 #   CONC=10 SEED=200 DUR=10s bench/imap.sh
 #   DCACHE=1 bench/imap.sh              # Dovecot with its auth_cache too (5 min TTL)
 #   ESYNC=normal bench/imap.sh          # Eider with store.sync normal (no fsync per commit)
+#   EOLD=/tmp/eider-old bench/imap.sh   # also an older Eider binary ("eider-old"), same run
+#   PROFILE=1 bench/imap.sh             # CPU profile of Eider in mode open -> $PROFILE_OUT
 #
 # CONC clients, one user each (user1..userCONC, password "pw"), each INBOX
 # seeded with SEED corpus messages. Two modes per server: "open" (one LOGIN
@@ -20,24 +22,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 CONC=${CONC:-10} SEED=${SEED:-200} DUR=${DUR:-10s} DOVECOT=${DOVECOT:-1} DCACHE=${DCACHE:-0} ESYNC=${ESYNC:-full}
-EPORT=${EPORT:-21143} DPORT=${DPORT:-21144}
+EPORT=${EPORT:-21143} DPORT=${DPORT:-21144} OPORT=${OPORT:-21145} EOLD=${EOLD:-}
+PROFILE=${PROFILE:-0} PROFILE_OUT=${PROFILE_OUT:-/tmp/eider-imap.pprof} PPROF=${PPROF:-127.0.0.1:21146}
 tmp=$(mktemp -d /tmp/eider-imapbench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-go build -o "$tmp/eider" ./cmd/eider
+tags=(); [ "$PROFILE" = 1 ] && tags=(-tags pprof)
+go build "${tags[@]}" -o "$tmp/eider" ./cmd/eider
 go build -o "$tmp/bench" ./bench/imap
 
-waitport() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; return 1; }
+waitport() { for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; return 1; }
 
 # --- Eider ---
 export EIDER_DATA_DIR="$tmp/eider-data" EIDER_HTTP_LISTEN= EIDER_LMTP_LISTEN= EIDER_POP3_LISTEN= EIDER_SMTP_LISTEN= \
   EIDER_IMAP_LISTEN=127.0.0.1:$EPORT EIDER_LOG_LEVEL=warn EIDER_PASSWORD_TIME=3 EIDER_PASSWORD_THREADS=1 \
   EIDER_PASSWORD_MEMORY_KIB=65536 EIDER_STORE_SYNC=$ESYNC
 for i in $(seq 1 "$CONC"); do "$tmp/eider" user add "user$i" pw "user$i@bench.example" >/dev/null; done
-"$tmp/eider" serve 2>"$tmp/eider.log" & pids+=($!)
-waitport "$EPORT"
+PPROF_LISTEN=$PPROF "$tmp/eider" serve 2>"$tmp/eider.log" & pids+=($!)
+waitport "$EPORT" || { cat "$tmp/eider.log" >&2; exit 1; }
+if [ -n "$EOLD" ]; then
+  for i in $(seq 1 "$CONC"); do EIDER_DATA_DIR="$tmp/old-data" "$EOLD" user add "user$i" pw "user$i@bench.example" >/dev/null; done
+  EIDER_DATA_DIR="$tmp/old-data" EIDER_IMAP_LISTEN=127.0.0.1:$OPORT "$EOLD" serve 2>"$tmp/old.log" & pids+=($!)
+  waitport "$OPORT"
+fi
 
 # --- Dovecot ---
 have_dovecot=0
@@ -92,6 +101,7 @@ CONF
 fi
 
 servers="eider:$EPORT"
+[ -n "$EOLD" ] && servers="eider-old:$OPORT $servers"
 [ $have_dovecot = 1 ] && servers="$servers dovecot:$DPORT"
 for s in $servers; do
   "$tmp/bench" -addr "127.0.0.1:${s#*:}" -c "$CONC" -seed "$SEED"
@@ -104,6 +114,10 @@ for mode in open login; do
   for s in $servers; do
     who=${s%%:*}
     echo "-- $who, mode $mode --"
+    if [ "$PROFILE" = 1 ] && [ "$who" = eider ] && [ "$mode" = open ]; then
+      secs=$(( ${DUR%s} > 2 ? ${DUR%s} - 1 : 1 ))
+      curl -s -o "$PROFILE_OUT" "http://$PPROF/debug/pprof/profile?seconds=$secs" & pids+=($!)
+    fi
     "$tmp/bench" -addr "127.0.0.1:${s#*:}" -c "$CONC" -mode "$mode" -d "$DUR" -label "$who/$mode " | tee "$tmp/out"
     R[$who-$mode]=$(sed -n 's/.*: \([0-9]*\) cmd\/s$/\1/p' "$tmp/out")
   done
@@ -113,6 +127,9 @@ echo "== summary (commands/s) =="
 for mode in open login; do
   if [ $have_dovecot = 1 ]; then
     awk -v m=$mode -v e="${R[eider-$mode]}" -v d="${R[dovecot-$mode]}" 'BEGIN{printf "%-6s eider %6d  dovecot %6d  ratio %.2fx\n", m, e, d, e/d}'
+    if [ -n "$EOLD" ]; then
+      awk -v m=$mode -v e="${R[eider-$mode]}" -v o="${R[eider-old-$mode]}" -v d="${R[dovecot-$mode]}" 'BEGIN{printf "%-6s eider-old %6d  new/old %.2fx  old/dovecot %.2fx\n", m, o, e/o, o/d}'
+    fi
   else
     echo "$mode eider ${R[eider-$mode]}"
   fi

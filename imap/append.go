@@ -60,37 +60,27 @@ func literalError(err error) error {
 func (s *Session) appendCmd(cmd *wire.Command) error {
 	a := cmd.Args.(*wire.AppendArgs)
 	lit := a.Message
-	started := false
-	// refuse answers err after consuming what the client sends anyway: a
-	// non-synchronising literal, or the rest of one already being read.
-	// The answer then goes out at once (the session flushes only when no
-	// input is waiting) and the next command starts where it should.
-	// An untouched synchronising literal was never sent (no "+").
-	refuse := func(err error) error {
-		if lit.NonSync || started {
-			if ferr := lit.Finish(); ferr != nil {
-				return literalError(ferr)
-			}
-		}
-		return err
-	}
+	// A refusal leaves the literal unread: the answer goes out as soon as
+	// the session waits for input (flushingReader), and the next
+	// ReadCommand discards what the client sends of a LITERAL+ literal
+	// (or of one already started) before the next command. An untouched
+	// synchronising literal was never sent (no "+").
 	for _, f := range a.Flags {
 		if len(f) > 0 && f[0] == '\\' && !slices.Contains(systemFlags, f) {
-			return refuse(bad("", "flag %s cannot be stored", f)) // \Recent: RFC 3501 §2.3.2
+			return bad("", "flag %s cannot be stored", f) // \Recent: RFC 3501 §2.3.2
 		}
 	}
 	mb, err := s.findMailbox(a.Mailbox)
 	if err != nil {
-		return refuse(err)
+		return err
 	}
 	u, err := s.svc.Store.GetUser(s.ctx, s.user.ID)
 	if err != nil {
-		return refuse(fmt.Errorf("append: read quota: %w", err))
+		return fmt.Errorf("append: read quota: %w", err)
 	}
 	if u.QuotaLimit > 0 && u.StorageUsed+lit.Size > u.QuotaLimit {
-		return refuse(no(wire.CodeOverQuota, "message does not fit in the quota (%d of %d bytes used)", u.StorageUsed, u.QuotaLimit))
+		return no(wire.CodeOverQuota, "message does not fit in the quota (%d of %d bytes used)", u.StorageUsed, u.QuotaLimit)
 	}
-	started = true
 	lr := &literalReader{r: lit}
 	nm, release, err := s.svc.Parse(s.ctx, lr)
 	if lr.err != nil {
@@ -98,7 +88,7 @@ func (s *Session) appendCmd(cmd *wire.Command) error {
 		return literalError(lr.err)
 	}
 	if err != nil {
-		return refuse(fmt.Errorf("append to %q: %w", mb.Name, err))
+		return fmt.Errorf("append to %q: %w", mb.Name, err)
 	}
 	defer release()
 	if err := lit.Finish(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eidermail/eider/mail/store"
 )
@@ -146,5 +147,41 @@ func TestAppendUTF8(t *testing.T) {
 	got := r.readResponse("f")
 	if !strings.Contains(got, fmt.Sprintf("BODY[] {%d}\r\n%s", len(msg), msg)) || !strings.Contains(got, "Grüße") {
 		t.Errorf("FETCH of the UTF-8 message: %q", got)
+	}
+}
+
+// TestAppendRefusedWhileLiteralArrives: a refused APPEND with a LITERAL+
+// literal (RFC 7888 §4) is answered at once, even while the client is
+// still sending the message, and the session then discards the rest of
+// the literal and serves the next command. The session flushes whenever
+// it waits for input, not only between commands.
+func TestAppendRefusedWhileLiteralArrives(t *testing.T) {
+	e := newTestEnv(t, nil)
+	r := e.raw()
+	r.login()
+	msg := strings.Repeat("Subject: big\r\n", 1) + "\r\n" + strings.Repeat("0123456789abcdef\r\n", 3000) // 54 KB
+	half := len(msg) / 2
+	// Half of the message: the NO must come before the rest is sent.
+	r.conn.SetWriteDeadline(time.Now().Add(waitTimeout))
+	if _, err := r.conn.Write([]byte(fmt.Sprintf("a1 APPEND Nowhere {%d+}\r\n%s", len(msg), msg[:half]))); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.line(); !strings.HasPrefix(l, "a1 NO [TRYCREATE]") {
+		t.Fatalf("refused APPEND: %q", l)
+	}
+	r.send(msg[half:])
+	r.expectOK("n1 NOOP")
+	// The whole literal in one write, followed by nothing: the answer
+	// must not wait for a next command.
+	r.conn.SetWriteDeadline(time.Now().Add(waitTimeout))
+	if _, err := r.conn.Write([]byte(fmt.Sprintf("a2 APPEND Nowhere {%d+}\r\n%s\r\n", len(msg), msg))); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.line(); !strings.HasPrefix(l, "a2 NO [TRYCREATE]") {
+		t.Fatalf("refused APPEND: %q", l)
+	}
+	r.expectOK("n2 NOOP")
+	if n := e.count(e.alice, "INBOX"); n != 0 {
+		t.Errorf("INBOX has %d messages after refused APPENDs", n)
 	}
 }

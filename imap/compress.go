@@ -22,16 +22,23 @@ func init() {
 // (an empty fixed block, no byte-aligned sync marker) is answered at once;
 // Go's compress/flate (and klauspost's default mode) wait for more input.
 type deflateConn struct {
-	r  io.ReadCloser
-	fw *flate.Writer
+	r     io.ReadCloser
+	fw    *flate.Writer
+	dirty bool // written to since the last Flush
 }
 
-func (d *deflateConn) Read(p []byte) (int, error)  { return d.r.Read(p) }
-func (d *deflateConn) Write(p []byte) (int, error) { return d.fw.Write(p) }
+func (d *deflateConn) Read(p []byte) (int, error) { return d.r.Read(p) }
+func (d *deflateConn) Write(p []byte) (int, error) {
+	d.dirty = true
+	return d.fw.Write(p)
+}
 
 // Flush ends the current deflate block with a sync flush so the client can
 // decode everything written so far (RFC 4978 §4).
-func (d *deflateConn) Flush() error { return d.fw.Flush() }
+func (d *deflateConn) Flush() error {
+	d.dirty = false
+	return d.fw.Flush()
+}
 
 // compressionLevel trades CPU for bandwidth; 5 is deflate's usual middle.
 const compressionLevel = 5

@@ -609,3 +609,30 @@ func TestFetchLargeMessageStreamed(t *testing.T) {
 	check("BODY[2]<1000003.700000>", m.FindBodySection(slice), body[1_000_003:1_700_003])
 	check("BODY[]<tail>", m.FindBodySection(tail), raw[len(raw)-10:])
 }
+
+// TestSequenceSetOnEmptyMailbox: in an empty mailbox a message sequence
+// set, "*" included, is BAD for FETCH, STORE and COPY (RFC 9051 §9: "*"
+// is the number of messages in a non-empty mailbox; Dovecot answers the
+// same, see TestCompareWithDovecot), while UID FETCH 1:* and SEARCH 1:*
+// succeed with nothing.
+func TestSequenceSetOnEmptyMailbox(t *testing.T) {
+	e := newTestEnv(t, nil)
+	r := e.raw()
+	r.login()
+	r.expectOK("c CREATE Empty")
+	r.expectOK("s SELECT Empty")
+	for i, c := range []string{"FETCH 1:* (FLAGS)", "FETCH * (FLAGS)", "FETCH 1 (FLAGS)", `STORE * +FLAGS (\Seen)`, "COPY 1:* INBOX"} {
+		tag := fmt.Sprintf("b%d", i)
+		out := r.cmd(tag + " " + c)
+		if !strings.HasPrefix(out[len(out)-1], tag+" BAD") || len(out) != 1 {
+			t.Errorf("%s on an empty mailbox: %q, want BAD alone", c, out)
+		}
+	}
+	if out := r.expectOK("u UID FETCH 1:* (FLAGS)"); len(out) != 1 {
+		t.Errorf("UID FETCH 1:* on an empty mailbox: %q", out)
+	}
+	if out := r.expectOK("q SEARCH 1:*"); len(out) != 2 || out[0] != "* SEARCH" {
+		t.Errorf("SEARCH 1:* on an empty mailbox: %q", out)
+	}
+	r.expectOK("n NOOP") // BADs did not end the session
+}

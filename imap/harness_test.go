@@ -160,6 +160,9 @@ def ok(res):
     typ, data = res
     assert typ == "OK", (typ, data)
     return data
+def committed():
+    # the wall-clock time a change was acknowledged, for push latencies
+    print("COMMITTED %d" % time.time_ns(), flush=True)
 `
 
 // python runs script (after pythonPrelude) with python3 and returns its

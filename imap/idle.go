@@ -32,6 +32,8 @@ func (s *Session) idleCmd(cmd *wire.Command) error {
 	}
 	done := make(chan result, 1)
 	s.conn.SetReadDeadline(time.Now().Add(s.srv.opt.IdleTimeout))
+	s.idling = true   // the reader must not flush: this goroutine writes
+	s.releaseWriter() // an idling session holds no write buffer
 	go func() {
 		// The only reader of the connection until it sends on done.
 		line, err := s.r.ReadLine()
@@ -40,11 +42,15 @@ func (s *Session) idleCmd(cmd *wire.Command) error {
 	// stopReader ends the reading goroutine before the session goes on.
 	stopReader := func() result {
 		s.conn.SetReadDeadline(time.Now())
-		return <-done
+		res := <-done
+		s.idling = false
+		return res
 	}
 	for {
 		select {
 		case res := <-done:
+			s.acquireWriter()
+			s.idling = false
 			s.busyDeadline()
 			var ne net.Error
 			var se *wire.SyntaxError
@@ -64,6 +70,7 @@ func (s *Session) idleCmd(cmd *wire.Command) error {
 			if s.sel == nil {
 				continue
 			}
+			s.acquireWriter()
 			s.dirty = true
 			if err := s.update(true); err != nil {
 				s.log.Error("imap journal read", "err", err)
@@ -76,7 +83,9 @@ func (s *Session) idleCmd(cmd *wire.Command) error {
 				stopReader()
 				return closeSession(errors.New("selected mailbox deleted"))
 			}
+			s.releaseWriter()
 		case <-s.srv.stop:
+			s.acquireWriter()
 			stopReader()
 			s.bye("server shutting down")
 			return closeSession(errors.New("shutdown"))

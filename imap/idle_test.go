@@ -53,16 +53,25 @@ func (e *testEnv) idleClient(mailbox string) (*imapclient.Client, *imapclient.Id
 	return c, idle, ch
 }
 
-// waitEvent waits for an event of kind; it returns it and the latency
-// since start.
-func waitEvent(t *testing.T, ch <-chan idleEvent, kind string, start time.Time) idleEvent {
+// idlePushLimit is the issue's figure: a change made elsewhere reaches an
+// idling client within one second of its commit.
+const idlePushLimit = time.Second
+
+// waitEvent waits for an event of kind and fails the test unless it
+// arrived within idlePushLimit of committed (the moment the change was
+// acknowledged to whoever made it; an event before it counts as 0).
+func waitEvent(t *testing.T, ch <-chan idleEvent, kind string, committed time.Time) idleEvent {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
 		select {
 		case ev := <-ch:
 			if ev.kind == kind {
-				t.Logf("%s %d after %v", ev.kind, ev.n, ev.at.Sub(start))
+				lat := max(ev.at.Sub(committed), 0)
+				t.Logf("%s %d pushed %v after the commit", ev.kind, ev.n, lat)
+				if lat > idlePushLimit {
+					t.Errorf("%s %d pushed %v after the commit, want ≤ %v", ev.kind, ev.n, lat, idlePushLimit)
+				}
 				return ev
 			}
 		case <-deadline:
@@ -79,32 +88,30 @@ func TestIdleSeesChangesFromElsewhere(t *testing.T) {
 	_, idle, ch := e.idleClient("INBOX")
 
 	// A delivery-like append through the core.
-	start := time.Now()
 	e.appendMsg(e.alice, "INBOX", testMessage("second"))
-	if ev := waitEvent(t, ch, "exists", start); ev.n != 2 {
+	if ev := waitEvent(t, ch, "exists", time.Now()); ev.n != 2 {
 		t.Errorf("EXISTS %d, want 2", ev.n)
 	}
 
 	// A flag change through the core (as the API does).
-	start = time.Now()
 	if _, err := e.svc.StoreFlags(ctx, e.alice.ID, inbox.ID, store.UIDSet{{Start: 1, Stop: 1}},
 		store.FlagUpdate{Mode: store.FlagsAdd, Flags: []string{store.FlagDeleted, "$Important"}}); err != nil {
 		t.Fatal(err)
 	}
-	ev := waitEvent(t, ch, "fetch", start)
+	ev := waitEvent(t, ch, "fetch", time.Now())
 	if ev.n != 1 || !containsFlag(ev.flags, imap.FlagDeleted) || !containsFlag(ev.flags, "$Important") {
 		t.Errorf("FETCH %d %v", ev.n, ev.flags)
 	}
 
 	// Another IMAP session (Python imaplib) expunges with CLOSE.
-	start = time.Now()
-	e.python(`
+	out := e.python(`
 M = login()
 ok(M.select("INBOX"))
 ok(M.close())
+committed()
 M.logout()
 `)
-	if ev := waitEvent(t, ch, "expunge", start); ev.n != 1 {
+	if ev := waitEvent(t, ch, "expunge", committedAt(t, out)); ev.n != 1 {
 		t.Errorf("EXPUNGE %d, want 1", ev.n)
 	}
 	// A delivery over LMTP by Python's smtplib.
@@ -117,14 +124,14 @@ M.logout()
 	go ls.Serve(ln)
 	t.Cleanup(func() { ls.Close() })
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	start = time.Now()
-	e.python(`
+	out = e.python(`
 import smtplib
 s = smtplib.LMTP(os.environ["LMTP_HOST"], int(os.environ["LMTP_PORT"]))
 s.sendmail("bob@example.org", ["alice@example.com"], "From: bob@example.org\r\nSubject: via lmtp\r\n\r\nhi\r\n")
+committed()
 s.quit()
 `, "LMTP_HOST="+host, "LMTP_PORT="+port)
-	if ev := waitEvent(t, ch, "exists", start); ev.n != 2 {
+	if ev := waitEvent(t, ch, "exists", committedAt(t, out)); ev.n != 2 {
 		t.Errorf("EXISTS %d after delivery, want 2", ev.n)
 	}
 	if err := idle.Close(); err != nil {
@@ -133,6 +140,21 @@ s.quit()
 	if err := idle.Wait(); err != nil {
 		t.Fatalf("IDLE end: %v", err)
 	}
+}
+
+// committedAt reads the time the Python script printed with committed()
+// right after the server acknowledged its change.
+func committedAt(t *testing.T, out string) time.Time {
+	t.Helper()
+	i := strings.LastIndex(out, "COMMITTED ")
+	if i < 0 {
+		t.Fatalf("python printed no commit time: %q", out)
+	}
+	var ns int64
+	if _, err := fmt.Sscan(out[i+len("COMMITTED "):], &ns); err != nil {
+		t.Fatalf("commit time in %q: %v", out, err)
+	}
+	return time.Unix(0, ns)
 }
 
 func containsFlag(flags []imap.Flag, f imap.Flag) bool {
@@ -206,14 +228,14 @@ func TestIdleSeesAnotherIMAPSession(t *testing.T) {
 	_, idle, ch := e.idleClient("INBOX")
 	step := func(name, script string, kind string, want uint32) {
 		t.Helper()
-		start := time.Now()
-		e.python(`
+		out := e.python(`
 M = login()
 ok(M.select("INBOX"))
 ` + script + `
+committed()
 M.logout()
 `)
-		if ev := waitEvent(t, ch, kind, start); ev.n != want {
+		if ev := waitEvent(t, ch, kind, committedAt(t, out)); ev.n != want {
 			t.Errorf("%s: %s %d, want %d", name, kind, ev.n, want)
 		}
 	}

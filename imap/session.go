@@ -67,8 +67,12 @@ package imap
 //   - s.w: the *wire.Writer for untagged responses ("* ..."); write whole
 //     responses with its methods (StartFetch ... End, Search, Exists ...).
 //     Never call s.w.Flush: the session flushes (with COMPRESS, it must
-//     also flush the deflate stream). A handler that must push data before
-//     it continues (e.g. a continuation request) calls s.flush().
+//     also flush the deflate stream) whenever it is about to wait for
+//     input — between commands, but also when a handler reads more of its
+//     command (flushingReader) — so a pipelined batch goes out in one
+//     write and no answer waits behind unread input. A handler that must
+//     push data before it continues otherwise calls s.flush(). While the
+//     session waits for a command its write buffer is back in writerPool.
 //   - s.condstore, s.utf8: CONDSTORE (RFC 7162 §3.1) and UTF8=ACCEPT
 //     (RFC 6855) are enabled. A handler that uses a CONDSTORE feature
 //     (FETCH MODSEQ / CHANGEDSINCE, SEARCH MODSEQ, STORE UNCHANGEDSINCE)
@@ -122,6 +126,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/eidermail/eider/imap/wire"
@@ -245,6 +250,66 @@ type Session struct {
 	unsubscribe func()
 	pos         int64 // journal position (user Seq) the snapshot reflects
 	dirty       bool  // a beacon arrived that may be beyond pos
+
+	// idling: IDLE's goroutine is the reader, so reads must not flush
+	// (the session goroutine owns the writer then). Set before that
+	// goroutine starts and cleared after it has finished.
+	idling bool
+	// awaiting: the session is reading its next command; once the output
+	// is flushed, the write buffer goes back to writerPool until the
+	// command has been read (idle sessions hold no write buffer).
+	awaiting bool
+}
+
+// writerPool holds the write buffers of sessions waiting for a command.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufferSize) }}
+
+// acquireWriter gives the session a write buffer if it lent its own back.
+func (s *Session) acquireWriter() {
+	if s.bw != nil {
+		return
+	}
+	s.bw = writerPool.Get().(*bufio.Writer)
+	s.bw.Reset(s.rw)
+	s.w.SetBuffer(s.bw)
+}
+
+// releaseWriter lends the (empty) write buffer back to writerPool.
+func (s *Session) releaseWriter() {
+	if s.bw == nil || s.bw.Buffered() > 0 {
+		return
+	}
+	s.bw.Reset(nil)
+	writerPool.Put(s.bw)
+	s.bw = nil
+	s.w.SetBuffer(nil)
+}
+
+// flushingReader is the transport below the read buffer: before it blocks
+// on the connection it sends whatever output is waiting. So every answer
+// goes out exactly when the session needs more input — after the last of
+// a pipelined batch of commands, but also when a command is answered
+// before all of its input has been read (a refused APPEND whose LITERAL+
+// literal is still arriving, RFC 7888 §4): the session then never waits
+// for input the client holds back until it has read an answer.
+type flushingReader struct {
+	s *Session
+	r io.Reader
+}
+
+func (f *flushingReader) Read(p []byte) (int, error) {
+	s := f.s
+	if !s.idling {
+		if (s.bw != nil && s.bw.Buffered() > 0) || (s.compressed != nil && s.compressed.dirty) {
+			if err := s.flush(); err != nil {
+				return 0, fmt.Errorf("flush before read: %w", err)
+			}
+		}
+		if s.awaiting {
+			s.releaseWriter()
+		}
+	}
+	return f.r.Read(p)
 }
 
 // Per-session buffer sizes: they dominate the memory of an idle session.
@@ -263,7 +328,7 @@ func newSession(srv *Server, c net.Conn) *Session {
 	s.rw = c
 	// Small buffers: most sessions sit idle (longer lines and literals are
 	// read in several chunks; large FETCH data flushes more often).
-	s.br = bufio.NewReaderSize(c, readBufferSize)
+	s.br = bufio.NewReaderSize(&flushingReader{s, c}, readBufferSize)
 	s.bw = bufio.NewWriterSize(c, writeBufferSize)
 	s.r = wire.NewReader(s.br, srv.opt.Limits, s.continueLiteral)
 	s.w = wire.NewWriter(s.bw)
@@ -274,6 +339,7 @@ func newSession(srv *Server, c net.Conn) *Session {
 // continueLiteral sends the continuation request of a synchronising
 // literal (RFC 3501 §7.5).
 func (s *Session) continueLiteral() error {
+	s.acquireWriter()
 	s.w.Continue("Ready for literal data")
 	return s.flush()
 }
@@ -285,8 +351,10 @@ func (s *Session) continueLiteral() error {
 // cannot hold the session forever.
 func (s *Session) flush() error {
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.opt.IdleTimeout))
-	if err := s.w.Flush(); err != nil {
-		return err
+	if s.bw != nil {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
 	}
 	if s.compressed != nil {
 		if err := s.compressed.Flush(); err != nil {
@@ -300,7 +368,8 @@ func (s *Session) flush() error {
 // STARTTLS or COMPRESS). Unread input must have been checked to be empty.
 func (s *Session) resetTransport(rw io.ReadWriter) {
 	s.rw = rw
-	s.br.Reset(rw)
+	s.br.Reset(&flushingReader{s, rw})
+	s.acquireWriter()
 	s.bw.Reset(rw)
 }
 
@@ -333,6 +402,7 @@ func (s *Session) run() {
 	}()
 	defer func() {
 		if p := recover(); p != nil {
+			s.acquireWriter()
 			s.log.Error("imap session panic", "panic", p, "stack", string(debug.Stack()))
 			s.w.StatusResponse("", wire.BYE, wire.CodeServerBug, "internal server error")
 			s.flush()
@@ -350,17 +420,16 @@ func (s *Session) run() {
 	// the CAPABILITY response code in it).
 	s.w.StatusResponse("", wire.OK, wire.CodeCapability(s.capabilities()...), s.srv.opt.Hostname+" Eider IMAP4rev1 ready")
 	for !s.logout {
-		// Answer everything pipelined before flushing.
-		if s.r.Buffered() == 0 {
-			if err := s.flush(); err != nil {
-				return
-			}
-		}
+		// No flush here: the reader flushes before it waits for input
+		// (flushingReader), so a pipelined batch is answered in one write.
 		if !s.srv.setIdle(s, true, s.timeout()) {
 			s.bye("server shutting down")
 			return
 		}
+		s.awaiting = true
 		cmd, err := s.r.ReadCommand()
+		s.awaiting = false
+		s.acquireWriter()
 		closing := !s.srv.setIdle(s, false, 0)
 		s.busyDeadline()
 		if err != nil {

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,27 +50,56 @@ func rawLogin(b *testing.B, addr string) net.Conn {
 // stacks) held per logged-in session with INBOX selected: server side plus
 // the benchmark's own client socket and reader, which are small. The
 // measurement is taken once; the timed loop is empty.
+//
+// EIDER_BENCH_CONNS sets the number of sessions (default 200).
+// Sub-benchmarks: "selected" sessions wait for their next command,
+// "IDLE" sessions are in IDLE (RFC 2177), as most mail clients leave them.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
+	b.Run("selected", func(b *testing.B) { benchIdleMemory(b, false) })
+	b.Run("IDLE", func(b *testing.B) { benchIdleMemory(b, true) })
+}
+
+func benchIdleMemory(b *testing.B, idle bool) {
 	e := newTestEnv(b, func(o *Options) { o.Log = discardLog })
-	const n = 200
+	n := 200
+	if v := os.Getenv("EIDER_BENCH_CONNS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("EIDER_BENCH_CONNS=%q: want a positive number", v)
+		}
+	}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	g0 := runtime.NumGoroutine()
 	conns := make([]net.Conn, 0, n)
 	for range n {
-		conns = append(conns, rawLogin(b, e.addr))
+		c := rawLogin(b, e.addr)
+		if idle {
+			fmt.Fprintf(c, "i IDLE\r\n")
+			l, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil || !strings.HasPrefix(l, "+ ") {
+				b.Fatalf("IDLE: %q %v", l, err)
+			}
+		}
+		conns = append(conns, c)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	g1 := runtime.NumGoroutine()
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	used := int64(after.HeapInuse+after.StackInuse) - int64(before.HeapInuse+before.StackInuse)
+	heap := int64(after.HeapInuse) - int64(before.HeapInuse)
+	stack := int64(after.StackInuse) - int64(before.StackInuse)
 	for b.Loop() {
 	}
-	b.ReportMetric(float64(used)/n, "bytes/conn")
+	b.ReportMetric(float64(heap+stack)/float64(n), "bytes/conn")
+	b.ReportMetric(float64(heap)/float64(n), "heap-bytes/conn")
+	b.ReportMetric(float64(stack)/float64(n), "stack-bytes/conn")
+	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/conn")
 }
 
 // BenchmarkSelect measures SELECT of a mailbox of 5,000 messages.

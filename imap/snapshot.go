@@ -94,6 +94,13 @@ func (sm *selectedMailbox) reported(uid uint32, modseq uint64) {
 // seqSetUIDs resolves a message sequence set against the snapshot
 // (RFC 3501 §9 seq-number: "*" is the highest sequence number; a number
 // above it is a client error, answered BAD). "$" is the saved result.
+//
+// In an empty mailbox every sequence set is BAD, "*" included: RFC 9051
+// §9 defines "*" for message sequence numbers as "the number of messages
+// in a non-empty mailbox", and Dovecot answers "FETCH 1:*" and "FETCH *"
+// there with BAD too (imap/dovecot_test.go). Clients use "UID FETCH 1:*"
+// (OK, nothing returned) or check EXISTS first. SEARCH resolves its sets
+// itself (searchSeqSet) and matches nothing instead.
 func (s *Session) seqSetUIDs(set wire.NumSet) ([]uint32, error) {
 	sm := s.sel
 	if set.Saved {
@@ -101,6 +108,9 @@ func (s *Session) seqSetUIDs(set wire.NumSet) ([]uint32, error) {
 	}
 	var out []uint32
 	n := sm.count()
+	if n == 0 {
+		return nil, bad("", "invalid message sequence set: the mailbox is empty")
+	}
 	for _, rg := range set.Resolve(n) {
 		if rg.Stop > n {
 			return nil, bad("", "invalid message sequence number %d (the mailbox has %d messages)", rg.Stop, n)

@@ -123,10 +123,22 @@ func (s *Session) storeResponses(cmd *wire.Command, a *wire.StoreArgs, live []ui
 		return nil
 	}
 	// Every message of the set that passed the test gets its flags, changed
-	// or not (RFC 3501 §6.4.6); the unchanged ones are read back.
-	failed := map[uint32]bool{}
+	// or not (RFC 3501 §6.4.6). The changed ones come with the result;
+	// only the unchanged ones (flags already as asked) are read back.
+	skip := make(map[uint32]bool, len(res.Modified)+len(res.Updated))
 	for _, u := range res.Modified {
-		failed[u] = true
+		skip[u] = true
+	}
+	updated := make(map[uint32]*store.MessageRef, len(res.Updated))
+	for i := range res.Updated {
+		updated[res.Updated[i].UID] = &res.Updated[i]
+		skip[res.Updated[i].UID] = true
+	}
+	var rest []uint32
+	for _, u := range live {
+		if !skip[u] {
+			rest = append(rest, u)
+		}
 	}
 	items := []wire.FetchItem{{Kind: wire.FetchFlags}}
 	if cmd.UID {
@@ -135,24 +147,44 @@ func (s *Session) storeResponses(cmd *wire.Command, a *wire.StoreArgs, live []ui
 	if s.condstore {
 		items = append(items, wire.FetchItem{Kind: wire.FetchModSeq})
 	}
-	for start := 0; start < len(live); start += fetchRefBatch {
-		batch := live[start:min(start+fetchRefBatch, len(live))]
+	var m store.Message
+	write := func(ref *store.MessageRef) error {
+		if sm.noteFlags(ref.Flags) {
+			s.w.FlagsResponse(sm.flags())
+		}
+		m.MessageRef = *ref
+		if err := s.writeFetch(sm.seq(ref.UID), &m, nil, items, false); err != nil {
+			return err
+		}
+		sm.reported(ref.UID, ref.ModSeq)
+		return nil
+	}
+	var unchanged []store.Message
+	for start := 0; start < len(rest); start += fetchRefBatch {
+		batch := rest[start:min(start+fetchRefBatch, len(rest))]
 		msgs, err := s.svc.Store.Fetch(s.ctx, s.user.ID, sm.id, storeSet(batch), false)
 		if err != nil {
 			return fmt.Errorf("store: read flags back: %w", err)
 		}
-		for i := range msgs {
-			m := &msgs[i]
-			if failed[m.UID] {
-				continue
-			}
-			if sm.noteFlags(m.Flags) {
-				s.w.FlagsResponse(sm.flags())
-			}
-			if err := s.writeFetch(sm.seq(m.UID), m, nil, items, false); err != nil {
+		unchanged = append(unchanged, msgs...)
+	}
+	// Responses in the order of the set (ascending): changed and unchanged
+	// messages merged.
+	j := 0
+	for _, u := range live {
+		if ref := updated[u]; ref != nil {
+			if err := write(ref); err != nil {
 				return err
 			}
-			sm.reported(m.UID, m.ModSeq)
+			continue
+		}
+		for j < len(unchanged) && unchanged[j].UID < u {
+			j++
+		}
+		if j < len(unchanged) && unchanged[j].UID == u {
+			if err := write(&unchanged[j].MessageRef); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

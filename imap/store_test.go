@@ -194,3 +194,43 @@ print("EXPUNGED", b" ".join(data).decode())
 		t.Errorf("%d messages left, want 3", n)
 	}
 }
+
+// TestStoreMixedChangedUnchanged: a STORE without .SILENT answers every
+// message of the set in order (RFC 3501 §6.4.6), those whose flags it
+// changed (taken from the store's result) and those it left as they were
+// (read back), with MODSEQ under CONDSTORE.
+func TestStoreMixedChangedUnchanged(t *testing.T) {
+	e := newTestEnv(t, nil)
+	for i := range 4 {
+		flags := []string{}
+		if i%2 == 1 {
+			flags = append(flags, store.FlagSeen)
+		}
+		e.appendMsg(e.alice, "INBOX", testMessage(fmt.Sprintf("mixed %d", i)), flags...)
+	}
+	r := e.raw()
+	r.login()
+	r.expectOK("s SELECT INBOX (CONDSTORE)")
+	before := e.refsOf("INBOX")
+	out := r.expectOK(`a UID STORE 1:4 +FLAGS (\Seen)`)
+	after := e.refsOf("INBOX")
+	var fetches []string
+	for _, l := range out {
+		if strings.HasPrefix(l, "* ") && strings.Contains(l, " FETCH ") {
+			fetches = append(fetches, l)
+		}
+	}
+	if len(fetches) != 4 {
+		t.Fatalf("STORE answered %d FETCH responses, want 4: %q", len(fetches), out)
+	}
+	for i, l := range fetches {
+		uid := uint32(i + 1)
+		want := fmt.Sprintf(`* %d FETCH (FLAGS (\Seen) UID %d MODSEQ (%d))`, uid, uid, after[uid].ModSeq)
+		if l != want {
+			t.Errorf("response %d: %q, want %q", i, l, want)
+		}
+		if changed := after[uid].ModSeq != before[uid].ModSeq; changed != (i%2 == 0) {
+			t.Errorf("UID %d: MODSEQ %d -> %d", uid, before[uid].ModSeq, after[uid].ModSeq)
+		}
+	}
+}

@@ -100,7 +100,10 @@ func (it FetchItem) SetsSeen() bool {
 
 // ResponseName is the item name the FETCH response uses for it
 // (RFC 3501 §7.4.2): ".PEEK" is dropped and a partial becomes its origin,
-// e.g. BODY.PEEK[HEADER]<0.1024> -> BODY[HEADER]<0>.
+// e.g. BODY.PEEK[HEADER]<0.1024> -> BODY[HEADER]<0>. BINARY responses have
+// no origin even for a partial request (RFC 3516 §4.2 and RFC 9051 §9
+// grammar: "BINARY" section-binary SP (nstring / literal8); RFC 9051
+// erratum 7246): BINARY.PEEK[1]<0.100> -> BINARY[1].
 func (it FetchItem) ResponseName() string {
 	var name string
 	switch it.Kind {
@@ -129,7 +132,7 @@ func (it FetchItem) ResponseName() string {
 	case FetchBodySection:
 		name = "BODY[" + it.Section.String() + "]"
 	case FetchBinary:
-		name = "BINARY[" + it.Section.String() + "]"
+		return "BINARY[" + it.Section.String() + "]"
 	case FetchBinarySize:
 		return "BINARY.SIZE[" + it.Section.String() + "]"
 	}

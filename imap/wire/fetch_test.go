@@ -55,7 +55,7 @@ func TestFetch(t *testing.T) {
 				{Kind: FetchBinary, Peek: true, Partial: &Partial{0, 100}},
 				{Kind: FetchBinarySize, Section: Section{Parts: []uint32{2}}},
 			}},
-			[]string{"BINARY[1]", "BINARY[]<0>", "BINARY.SIZE[2]"}},
+			[]string{"BINARY[1]", "BINARY[]", "BINARY.SIZE[2]"}},
 		{"changedsince", "s100 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)",
 			&FetchArgs{Set: seq("1:*"), Items: []FetchItem{it(FetchUID), it(FetchFlags), it(FetchModSeq)},
 				ChangedSince: 12345, HasChangedSince: true, Vanished: true}, nil},

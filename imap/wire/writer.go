@@ -188,6 +188,9 @@ type Writer struct {
 	// strings with (valid) 8-bit UTF-8 may then be quoted; otherwise they
 	// are sent as literals.
 	UTF8 bool
+	// num is Number's scratch space: a local array would escape to the
+	// heap through bufio.Writer.Write, one allocation per number.
+	num [20]byte
 }
 
 // NewWriter returns a Writer over w (used directly if a *bufio.Writer).
@@ -203,6 +206,11 @@ func NewWriter(w io.Writer) *Writer {
 func (w *Writer) Err() error { return w.err }
 
 // Flush writes buffered output to the connection.
+// SetBuffer makes the Writer write into bw from now on (a session that
+// lends its buffer back to a pool while it waits for input). bw must be
+// empty; the sticky error and UTF8 stay.
+func (w *Writer) SetBuffer(bw *bufio.Writer) { w.bw = bw }
+
 func (w *Writer) Flush() error {
 	if w.err == nil {
 		w.err = w.bw.Flush()
@@ -234,8 +242,7 @@ func (w *Writer) CRLF() { w.raw("\r\n") }
 // Number writes a decimal number.
 func (w *Writer) Number(n uint64) {
 	if w.err == nil {
-		var buf [20]byte
-		_, w.err = w.bw.Write(strconv.AppendUint(buf[:0], n, 10))
+		_, w.err = w.bw.Write(strconv.AppendUint(w.num[:0], n, 10))
 	}
 }
 

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"strings"
@@ -255,5 +256,31 @@ func TestWriterErrors(t *testing.T) {
 	})
 	if got != "* 2 FETCH (BINARY[1] ~{3}\r\na\x00b)\r\n" {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestNumberDoesNotAllocate: numbers are the most frequent thing a FETCH
+// writes (sequence numbers, UIDs, sizes, MODSEQs).
+func TestNumberDoesNotAllocate(t *testing.T) {
+	var out bytes.Buffer
+	bw := bufio.NewWriterSize(&out, 1<<16)
+	w := NewWriter(bw)
+	n := uint64(1)
+	if allocs := testing.AllocsPerRun(1000, func() {
+		w.Number(n)
+		n = n*7 + 1
+		if bw.Buffered() > 1<<15 {
+			w.Flush()
+			out.Reset()
+		}
+	}); allocs != 0 {
+		t.Errorf("Number: %v allocations per call, want 0", allocs)
+	}
+	w.Flush()
+	out.Reset()
+	w.Number(18446744073709551615)
+	w.Flush()
+	if out.String() != "18446744073709551615" {
+		t.Errorf("Number(max) = %q", out.String())
 	}
 }
