@@ -41,6 +41,7 @@ func (e AddressUpdateMain) Valid() bool {
 
 // Defines values for EventType.
 const (
+	MailboxCounters     EventType = "mailbox.counters"
 	MailboxCreated      EventType = "mailbox.created"
 	MailboxDeleted      EventType = "mailbox.deleted"
 	MailboxRenamed      EventType = "mailbox.renamed"
@@ -48,12 +49,18 @@ const (
 	MessageCreated      EventType = "message.created"
 	MessageDeleted      EventType = "message.deleted"
 	MessageFlags        EventType = "message.flags"
+	MessageJunk         EventType = "message.junk"
+	MessageMoved        EventType = "message.moved"
+	MessageNotjunk      EventType = "message.notjunk"
 	Reset               EventType = "reset"
+	UserQuota           EventType = "user.quota"
 )
 
 // Valid indicates whether the value is a known member of the EventType enum.
 func (e EventType) Valid() bool {
 	switch e {
+	case MailboxCounters:
+		return true
 	case MailboxCreated:
 		return true
 	case MailboxDeleted:
@@ -68,7 +75,15 @@ func (e EventType) Valid() bool {
 		return true
 	case MessageFlags:
 		return true
+	case MessageJunk:
+		return true
+	case MessageMoved:
+		return true
+	case MessageNotjunk:
+		return true
 	case Reset:
+		return true
+	case UserQuota:
 		return true
 	default:
 		return false
@@ -265,17 +280,47 @@ type EmailAddress struct {
 // `oldName` for `mailbox.renamed`). `reset` carries only `cursor`: the
 // requested cursor is no longer in the journal; reload, then continue
 // from this cursor.
+//
+// `message.moved` replaces `message.created` for a message moved in
+// from another mailbox (the matching `message.deleted` in the source
+// follows); it and a copy's `message.created` carry `sourceMailbox` and
+// `sourceUid`. A message moved or copied into the user's `\Junk`
+// mailbox is followed by `message.junk`, one moved out of it by
+// `message.notjunk` (same cursor, `mailbox` is the destination).
+// After each batch of changes, `mailbox.counters` gives `total`,
+// `unseen` and `size` of every mailbox whose messages changed, and
+// `user.quota` gives `used` and `limit` (0: unlimited) when messages
+// were added or removed (values at the time of reading, also on a
+// replay). Several events may share one cursor; a stream resumed from
+// a cursor continues after all of them.
 type Event struct {
-	Cursor  int64      `json:"cursor"`
-	Flags   *[]string  `json:"flags,omitempty"`
-	Mailbox *string    `json:"mailbox,omitempty"`
-	Message *string    `json:"message,omitempty"`
-	Modseq  *int64     `json:"modseq,omitempty"`
-	Name    *string    `json:"name,omitempty"`
-	OldName *string    `json:"oldName,omitempty"`
-	Time    *time.Time `json:"time,omitempty"`
-	Type    EventType  `json:"type"`
-	Uid     *int64     `json:"uid,omitempty"`
+	Cursor int64     `json:"cursor"`
+	Flags  *[]string `json:"flags,omitempty"`
+
+	// Limit The user's quota in bytes; 0 is unlimited.
+	Limit   *int64  `json:"limit,omitempty"`
+	Mailbox *string `json:"mailbox,omitempty"`
+	Message *string `json:"message,omitempty"`
+	Modseq  *int64  `json:"modseq,omitempty"`
+	Name    *string `json:"name,omitempty"`
+	OldName *string `json:"oldName,omitempty"`
+
+	// Size Sum of the mailbox's message sizes in bytes.
+	Size *int64 `json:"size,omitempty"`
+
+	// SourceMailbox Mailbox a moved or copied message came from.
+	SourceMailbox *string `json:"sourceMailbox,omitempty"`
+
+	// SourceUid Its UID there.
+	SourceUid *int64     `json:"sourceUid,omitempty"`
+	Time      *time.Time `json:"time,omitempty"`
+	Total     *int64     `json:"total,omitempty"`
+	Type      EventType  `json:"type"`
+	Uid       *int64     `json:"uid,omitempty"`
+	Unseen    *int64     `json:"unseen,omitempty"`
+
+	// Used Storage used by the user in bytes.
+	Used *int64 `json:"used,omitempty"`
 }
 
 // EventType defines model for Event.Type.
@@ -567,6 +612,9 @@ type SubmitResult struct {
 
 	// NotDelivered Recipients the message did not reach, with the reason.
 	NotDelivered []Undelivered `json:"notDelivered"`
+
+	// Relayed Other recipients, accepted by the outbound SMTP relay.
+	Relayed []string `json:"relayed"`
 }
 
 // Undelivered defines model for Undelivered.
@@ -574,8 +622,12 @@ type Undelivered struct {
 	// Address Example: carol@elsewhere.example
 	Address string `json:"address"`
 
-	// Reason Example: not a local user; outbound relay is not configured
+	// Reason Example: relay: 550 5.1.1 no such user
 	Reason string `json:"reason"`
+
+	// Temporary True when the failure is temporary (an SMTP 4xx reply, or the
+	// relay could not be reached): submitting again later may succeed.
+	Temporary *bool `json:"temporary,omitempty"`
 }
 
 // UpdatesTicket defines model for UpdatesTicket.
@@ -635,6 +687,66 @@ type UserUpdate struct {
 	Disabled *bool   `json:"disabled,omitempty"`
 	Password *string `json:"password,omitempty"`
 	Quota    *int64  `json:"quota,omitempty"`
+}
+
+// Webhook defines model for Webhook.
+type Webhook struct {
+	Created time.Time `json:"created"`
+	Events  []string  `json:"events"`
+	Id      string    `json:"id"`
+	Url     string    `json:"url"`
+	Users   []string  `json:"users"`
+}
+
+// WebhookCreate defines model for WebhookCreate.
+type WebhookCreate struct {
+	// Events Event types to deliver; absent or empty means all.
+	Events *[]string `json:"events,omitempty"`
+
+	// Secret The HMAC-SHA256 key of the `Eider-Signature` header.
+	Secret string `json:"secret"`
+
+	// Url An http or https URL.
+	Url string `json:"url"`
+
+	// Users User ids whose events are delivered; absent or empty means all.
+	Users *[]string `json:"users,omitempty"`
+}
+
+// WebhookDelivery The body of a webhook POST. `id` and `attempt` repeat the
+// `Eider-Delivery` and `Eider-Attempt` headers.
+type WebhookDelivery struct {
+	Attempt int `json:"attempt"`
+
+	// Event One change of a user's mail, from the journal. `cursor` orders
+	// events and resumes a stream. Message events carry `mailbox`,
+	// `message`, `uid` and `modseq` (and `flags` for `message.created` and
+	// `message.flags`); mailbox events carry `mailbox` and `name` (and
+	// `oldName` for `mailbox.renamed`). `reset` carries only `cursor`: the
+	// requested cursor is no longer in the journal; reload, then continue
+	// from this cursor.
+	//
+	// `message.moved` replaces `message.created` for a message moved in
+	// from another mailbox (the matching `message.deleted` in the source
+	// follows); it and a copy's `message.created` carry `sourceMailbox` and
+	// `sourceUid`. A message moved or copied into the user's `\Junk`
+	// mailbox is followed by `message.junk`, one moved out of it by
+	// `message.notjunk` (same cursor, `mailbox` is the destination).
+	// After each batch of changes, `mailbox.counters` gives `total`,
+	// `unseen` and `size` of every mailbox whose messages changed, and
+	// `user.quota` gives `used` and `limit` (0: unlimited) when messages
+	// were added or removed (values at the time of reading, also on a
+	// replay). Several events may share one cursor; a stream resumed from
+	// a cursor continues after all of them.
+	Event   Event  `json:"event"`
+	Id      string `json:"id"`
+	User    string `json:"user"`
+	Webhook string `json:"webhook"`
+}
+
+// WebhookList defines model for WebhookList.
+type WebhookList struct {
+	Webhooks []Webhook `json:"webhooks"`
 }
 
 // AddressId defines model for AddressId.
@@ -775,6 +887,21 @@ type GetUpdatesParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// DeliveryParams defines parameters for Delivery.
+type DeliveryParams struct {
+	// EiderSignature `sha256=` + lowercase hex HMAC-SHA256 of the body keyed with the secret.
+	EiderSignature string `json:"Eider-Signature"`
+
+	// EiderDelivery Delivery id, the same on every attempt.
+	EiderDelivery string `json:"Eider-Delivery"`
+
+	// EiderAttempt Attempt number, 1 first.
+	EiderAttempt int `json:"Eider-Attempt"`
+
+	// EiderEvent The event type.
+	EiderEvent string `json:"Eider-Event"`
+}
+
 // AuthenticateJSONRequestBody defines body for Authenticate for application/json ContentType.
 type AuthenticateJSONRequestBody = AuthRequest
 
@@ -802,8 +929,17 @@ type UpdateMessageJSONRequestBody = MessageUpdate
 // SubmitMessageJSONRequestBody defines body for SubmitMessage for application/json ContentType.
 type SubmitMessageJSONRequestBody = Submission
 
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// DeliveryJSONRequestBody defines body for Delivery for application/json ContentType.
+type DeliveryJSONRequestBody = WebhookDelivery
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// RevokeTokens Revoke the caller's tokens (log out everywhere)
+	// (DELETE /authenticate)
+	RevokeTokens(c *gin.Context)
 	// Authenticate Get a bearer token
 	// (POST /authenticate)
 	Authenticate(c *gin.Context)
@@ -891,6 +1027,18 @@ type ServerInterface interface {
 	// CreateUpdatesTicket Get a single-use ticket to open the update stream
 	// (POST /users/{user}/updates/ticket)
 	CreateUpdatesTicket(c *gin.Context, user UserId)
+	// ListWebhooks List webhooks (admin)
+	// (GET /webhooks)
+	ListWebhooks(c *gin.Context)
+	// CreateWebhook Create a webhook (admin)
+	// (POST /webhooks)
+	CreateWebhook(c *gin.Context)
+	// DeleteWebhook Delete a webhook (admin)
+	// (DELETE /webhooks/{webhook})
+	DeleteWebhook(c *gin.Context, webhook string)
+	// GetWebhook Get a webhook (admin)
+	// (GET /webhooks/{webhook})
+	GetWebhook(c *gin.Context, webhook string)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -901,6 +1049,19 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(c *gin.Context)
+
+// RevokeTokens operation middleware
+func (siw *ServerInterfaceWrapper) RevokeTokens(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RevokeTokens(c)
+}
 
 // Authenticate operation middleware
 func (siw *ServerInterfaceWrapper) Authenticate(c *gin.Context) {
@@ -1982,6 +2143,82 @@ func (siw *ServerInterfaceWrapper) CreateUpdatesTicket(c *gin.Context) {
 	siw.Handler.CreateUpdatesTicket(c, user)
 }
 
+// ListWebhooks operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhooks(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListWebhooks(c)
+}
+
+// CreateWebhook operation middleware
+func (siw *ServerInterfaceWrapper) CreateWebhook(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateWebhook(c)
+}
+
+// DeleteWebhook operation middleware
+func (siw *ServerInterfaceWrapper) DeleteWebhook(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", c.Param("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter webhook: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteWebhook(c, webhook)
+}
+
+// GetWebhook operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhook(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", c.Param("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter webhook: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetWebhook(c, webhook)
+}
+
 // GinServerOptions provides options for the Gin server.
 type GinServerOptions struct {
 	BaseURL      string
@@ -2011,6 +2248,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics)
+	router.DELETE(options.BaseURL+"/authenticate", wrapper.RevokeTokens)
 	router.POST(options.BaseURL+"/authenticate", wrapper.Authenticate)
 	router.GET(options.BaseURL+"/users", wrapper.ListUsers)
 	router.POST(options.BaseURL+"/users", wrapper.CreateUser)
@@ -2038,6 +2276,123 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/users/:user/submit", wrapper.SubmitMessage)
 	router.GET(options.BaseURL+"/users/:user/updates", wrapper.GetUpdates)
 	router.POST(options.BaseURL+"/users/:user/updates/ticket", wrapper.CreateUpdatesTicket)
+	router.GET(options.BaseURL+"/webhooks", wrapper.ListWebhooks)
+	router.POST(options.BaseURL+"/webhooks", wrapper.CreateWebhook)
+	router.DELETE(options.BaseURL+"/webhooks/:webhook", wrapper.DeleteWebhook)
+	router.GET(options.BaseURL+"/webhooks/:webhook", wrapper.GetWebhook)
+}
+
+// CallbackReceiverInterface represents handlers for receiving inbound
+// callback requests. Each callback becomes a Handle*Callback
+// method that the implementation fills in. The caller mounts the per-
+// callback gin.HandlerFunc returned by {Op}CallbackHandler at
+// whatever URL path they advertise to senders.
+type CallbackReceiverInterface interface {
+	// One event delivered to the webhook
+	// HandleDeliveryCallback handles the POST callback for delivery.
+	HandleDeliveryCallback(c *gin.Context, params DeliveryParams)
+}
+
+// DeliveryCallbackHandler returns the gin.HandlerFunc for the delivery callback.
+// Mount this at the URL path advertised to callback senders.
+// Parameter-binding errors abort the request with 400 and a JSON body
+// of the form {"error": "..."}. Engine-level middleware can be applied
+// via gin.Engine.Use(); per-handler middleware is not generated here
+// (gin's idiom prefers route-group / engine .Use composition).
+func DeliveryCallbackHandler(si CallbackReceiverInterface) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var err error
+		_ = err
+
+		// Parameter object where we will unmarshal all parameters from the context.
+		var params DeliveryParams
+
+		// ------------- Required header parameter "Eider-Signature" -------------
+		if valueList, found := c.Request.Header[http.CanonicalHeaderKey("Eider-Signature")]; found {
+			var EiderSignature string
+			n := len(valueList)
+			if n != 1 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Expected one value for Eider-Signature, got %d", n)})
+				return
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "Eider-Signature", valueList[0], &EiderSignature, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Invalid format for parameter Eider-Signature: %s", err)})
+				return
+			}
+			params.EiderSignature = EiderSignature
+
+		} else {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "Header parameter Eider-Signature is required, but not found"})
+			return
+		}
+
+		// ------------- Required header parameter "Eider-Delivery" -------------
+		if valueList, found := c.Request.Header[http.CanonicalHeaderKey("Eider-Delivery")]; found {
+			var EiderDelivery string
+			n := len(valueList)
+			if n != 1 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Expected one value for Eider-Delivery, got %d", n)})
+				return
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "Eider-Delivery", valueList[0], &EiderDelivery, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Invalid format for parameter Eider-Delivery: %s", err)})
+				return
+			}
+			params.EiderDelivery = EiderDelivery
+
+		} else {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "Header parameter Eider-Delivery is required, but not found"})
+			return
+		}
+
+		// ------------- Required header parameter "Eider-Attempt" -------------
+		if valueList, found := c.Request.Header[http.CanonicalHeaderKey("Eider-Attempt")]; found {
+			var EiderAttempt int
+			n := len(valueList)
+			if n != 1 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Expected one value for Eider-Attempt, got %d", n)})
+				return
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "Eider-Attempt", valueList[0], &EiderAttempt, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""})
+			if err != nil {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Invalid format for parameter Eider-Attempt: %s", err)})
+				return
+			}
+			params.EiderAttempt = EiderAttempt
+
+		} else {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "Header parameter Eider-Attempt is required, but not found"})
+			return
+		}
+
+		// ------------- Required header parameter "Eider-Event" -------------
+		if valueList, found := c.Request.Header[http.CanonicalHeaderKey("Eider-Event")]; found {
+			var EiderEvent string
+			n := len(valueList)
+			if n != 1 {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Expected one value for Eider-Event, got %d", n)})
+				return
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "Eider-Event", valueList[0], &EiderEvent, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				c.JSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("Invalid format for parameter Eider-Event: %s", err)})
+				return
+			}
+			params.EiderEvent = EiderEvent
+
+		} else {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "Header parameter Eider-Event is required, but not found"})
+			return
+		}
+
+		si.HandleDeliveryCallback(c, params)
+	}
 }
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
@@ -2064,6 +2419,69 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 }
 
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
+
+type RevokeTokensRequestObject struct {
+}
+
+type RevokeTokensResponseObject interface {
+	VisitRevokeTokensResponse(w http.ResponseWriter) error
+}
+
+type RevokeTokens204Response struct {
+}
+
+func (response RevokeTokens204Response) VisitRevokeTokensResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeTokens401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeTokens401ApplicationProblemPlusJSONResponse) VisitRevokeTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeTokens403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeTokens403ApplicationProblemPlusJSONResponse) VisitRevokeTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeTokens500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeTokens500ApplicationProblemPlusJSONResponse) VisitRevokeTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type AuthenticateRequestObject struct {
 	Body *AuthenticateJSONRequestBody
@@ -5204,8 +5622,374 @@ func (response CreateUpdatesTicket500ApplicationProblemPlusJSONResponse) VisitCr
 	return err
 }
 
+type ListWebhooksRequestObject struct {
+}
+
+type ListWebhooksResponseObject interface {
+	VisitListWebhooksResponse(w http.ResponseWriter) error
+}
+
+type ListWebhooks200JSONResponse WebhookList
+
+func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks401ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks403ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks500ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	Body *CreateWebhookJSONRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201ResponseHeaders struct {
+	Location *string
+}
+
+type CreateWebhook201JSONResponse struct {
+	Body    Webhook
+	Headers CreateWebhook201ResponseHeaders
+}
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook400ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook401ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook403ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook500ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	Webhook string `json:"webhook"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204Response struct {
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook400ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook500ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookRequestObject struct {
+	Webhook string `json:"webhook"`
+}
+
+type GetWebhookResponseObject interface {
+	VisitGetWebhookResponse(w http.ResponseWriter) error
+}
+
+type GetWebhook200JSONResponse Webhook
+
+func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook400ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook401ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook403ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook404ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook500ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// RevokeTokens Revoke the caller's tokens (log out everywhere)
+	// (DELETE /authenticate)
+	RevokeTokens(ctx context.Context, request RevokeTokensRequestObject) (RevokeTokensResponseObject, error)
 	// Authenticate Get a bearer token
 	// (POST /authenticate)
 	Authenticate(ctx context.Context, request AuthenticateRequestObject) (AuthenticateResponseObject, error)
@@ -5293,6 +6077,18 @@ type StrictServerInterface interface {
 	// CreateUpdatesTicket Get a single-use ticket to open the update stream
 	// (POST /users/{user}/updates/ticket)
 	CreateUpdatesTicket(ctx context.Context, request CreateUpdatesTicketRequestObject) (CreateUpdatesTicketResponseObject, error)
+	// ListWebhooks List webhooks (admin)
+	// (GET /webhooks)
+	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
+	// CreateWebhook Create a webhook (admin)
+	// (POST /webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook (admin)
+	// (DELETE /webhooks/{webhook})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// GetWebhook Get a webhook (admin)
+	// (GET /webhooks/{webhook})
+	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx *gin.Context, request any) (any, error)
@@ -5350,6 +6146,30 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictGinServerOptions
+}
+
+// RevokeTokens operation middleware
+func (sh *strictHandler) RevokeTokens(ctx *gin.Context) {
+	var request RevokeTokensRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeTokens(ctx, request.(RevokeTokensRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeTokens")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RevokeTokensResponseObject); ok {
+		if err := validResponse.VisitRevokeTokensResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // Authenticate operation middleware
@@ -6286,159 +7106,310 @@ func (sh *strictHandler) CreateUpdatesTicket(ctx *gin.Context, user UserId) {
 	}
 }
 
+// ListWebhooks operation middleware
+func (sh *strictHandler) ListWebhooks(ctx *gin.Context) {
+	var request ListWebhooksRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhooks(ctx, request.(ListWebhooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhooks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListWebhooksResponseObject); ok {
+		if err := validResponse.VisitListWebhooksResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(ctx *gin.Context) {
+	var request CreateWebhookRequestObject
+
+	var body CreateWebhookJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx, request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		if err := validResponse.VisitCreateWebhookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(ctx *gin.Context, webhook string) {
+	var request DeleteWebhookRequestObject
+
+	request.Webhook = webhook
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx, request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		if err := validResponse.VisitDeleteWebhookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetWebhook operation middleware
+func (sh *strictHandler) GetWebhook(ctx *gin.Context, webhook string) {
+	var request GetWebhookRequestObject
+
+	request.Webhook = webhook
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhook(ctx, request.(GetWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetWebhookResponseObject); ok {
+		if err := validResponse.VisitGetWebhookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchs5kuCrZHA3osm5Ekl92G1L0bGjbtu9mrVsryXv3F3TNwVWgSJaRYAGUKI4Dj3L/byXmF83L3aB",
-	"BFAfLBQ/ZFkz3edfosgqIJHIbyQyP3cSMZsLTrlWnePPnSklKZX48TRJ6Fy/J/yK4v8pVYlkc80E7xx3",
-	"TrMFWSqIx0tNVdzvRB2VTOmMmCf1ck47xx2lJeNXnbu7qPOT4Jpy/YKpuVDMDrE6Yky0Jsl0RrmOYcH0",
-	"FOIJyygnMxpD9/Tip7MzmJAsG5PkugeEp+Xvf4ih+/7VT/Bs/9n38OHy1d6z3iaIXl6SqyYMF1oKfgWU",
-	"a6aXoMkViAnoKYXELmD9qHdRZ04kmVHtUZimkip1lgbwZ38ClpoxmflqTvS0E3XMgjrHHWIf6EQdST/l",
-	"TNK0c6xlTqsAzMjta8qv9LRz/PQo6swY9//uR6FdyKUSMgALBzEnn3IKMae32j4Wg5AQzyW9YSJX/ruJ",
-	"FDMgHCiRGaMS5uSKFgv4lFO5LFeQ2OlaAH6yfxCC8TWbMd0E8R25oqDYX1sny/C96lwpnZA8053jg2Fk",
-	"JmazfNY5PngyRETZ/0o0Ma7pFZUIwzlh2VjchrbN/dS+bTP7wENu2zlVilzRIDj2J2ApdJUm44wCSaRQ",
-	"CmbihqpeG5D2tYcE8oOiMgSh+R5YGiE1GU6eCIkcpcU15d8pEAsOuaLSgEpvyWyeWQjDkJsnHw7sOzOS",
-	"mguurIj7kaTv6aecKqRAx/PmI5nPM5YQs6bBXIpxRmf/7VdlpVgBtHkjtbR0QzKW7jE+zw1NplQTlnma",
-	"hUJGwMiS7ahzDDyfjamEWa40jCkQDTOhNBw8GXaizoTRLK0SuSY6V53jo+Ew6mimEWVndlbws7rFTrWe",
-	"q+PBgLKUyr4D1i9CDeqw3lVR+a+STjrHnX8ZlCpiYH9Vg3f2fYvD+o5fTilIi0VIBVXAhYYZ0cm0kKSS",
-	"JBq6sUFXDHENhPjEiHWapTGYLVf2nTybS6ZhMaUcrrlY8F6/Y9XKJGPJLrv1xcs7zSQl6RLoLVNaQTe2",
-	"H+Iekrikk1zRFMZLBFxSJXKZ0O8UmD2j0I3VnCaMZHu5onEE8ZSovWTKslRSbv6fEcb3nOyP7SpfCTlm",
-	"aUr5Yy7z0rMozMgSt1BSglvIVLEs6MYTD5wD9oxrKjnJXkppVc1jAqyovKESJoRlNIVuzBwwce/ELGHK",
-	"+BUsiIJkaqyaFKYkm+wtyBIhfyP0K5Hz9DGBfiNA5cm0ilAu9N7EwOEQ+vaGyv/MhSaPjUwjar9T8MnM",
-	"DQuRZ6kRTPQ2oTRF7IobKvfwZwfqpRCvibyijw3pzGtBBZmZ3ygYwpEBHUUQtGUNt2oh9vChEuZzwpdO",
-	"7KtHBV0ImBG+9PSaiSvGlTWxkM2SjFFuBKUkmu6h8KepoWVJtVwCmRgdEr83/+ydmn9iUDQRPFVGmVZM",
-	"+cojAZvXvgJawIKwsIlbWkeo6znJ9VRI9lf62NyCIikyFqjTGkbo0tu5MQb8j0LCAs34RNLUmPIkMzuf",
-	"V6DGzS+UXdVWNx/nUsyp1MwaBaT8oUl67kcgCq7YDeXQzTkzeg1IlokFTXt1u+bXv/9NXlH+x/Hf/5ZM",
-	"S33cadgmUSeRlGiL4ImQM6I7x53UEIJms+ALLK2ZI53D0ENGv4SX4vjdPOCX1S9HGAuRUcI71mby1tcv",
-	"ZtKo4qvg8CXsH4v3xfhXmqCB4RD9Ez7iEIwuIcneVRA/IZmiUftebIPTijF4eDCsWYOHa3HjPAcHw6oL",
-	"cE2BaRQvOyLLg78GLa+ZNT6D67b/ME1nahMbeXK+K6YiUpJlG0h0LVAf5unuexWmtHNn4Bq7/QRx6F3M",
-	"GjJBaTFXMKZGZZsfkI248dl+Ma9+3IhrnD64piLM0MSzk2QhR8aFMPbOXmBwQuQaCL/KKIwlSa6pru5/",
-	"hYntW5f4fZVoa4IynYTeTevRksq75QoCr/mgSP0dSedC6n7LVKui4/TycjgcDvdDz0qaebnUCCMwnjFe",
-	"mr0+evLvl+evoTvLM83mROqBG6IXYpmoY9z85ugvqBGrKQYBgHHAwJMZoBCOjOunR52mRx91cpkFwH13",
-	"Bsa59ECmYsEzQdLAPoZkXoHm+iY78Es02dmDhJjracXd3IG15kSphZArm5YIKWmiYSqkWpF++8ODTc5w",
-	"hL61J5ymE29+MarVGCyeSR3mmu47yViyQQDvb8JyAU5UrrcdjQoF9io/W8sgoLv/bDzJIgzhpM1CyGvG",
-	"r2pEtVbj4svNwX+kRBojFIf28Y741FkfyPMxWPMsKDQwyNGqo4GlFchJoo31UUf//kYStpBHBYLcpCH8",
-	"vpwRlm1jHa1s/x/d//1EzEKrbMqoU/MavGwziXZQpi9vnHivo/Atp873M6RLKiZPFnm7m8KvIjdOYx/i",
-	"pIiEGkt6xKkZVmHsWVKVz6gCAkpLSmZ98LE491BCpFyiP5+NxW0cjXjs/BTj5ucsjW0MeyZSRT/F0LUR",
-	"7YxcKRsk84/3nTGFz5ej9O2jvRNwU7RMbGdxUXQ7gsjSN8TH4vyDfYnizJjGEEuqqI5xKEYVCJ4tC2wc",
-	"GySNuAvx0BTs98b74gIywY0DxngVlcZjMaI1Ml9yDAExntMRr/g6OEh/ZIhyRScXUeuGpC/iuMOQ1EcE",
-	"1QymJgPXTKOoiN6GnvVB0+BvuInrYdwPweiZoDGi26Mw1Mz+sKWQ8raHtZ46K2TVKVbWT2lG699YFBZ4",
-	"qb5Tp5rKN5VR3DcqH5dciCFXqitsWxF8LN0Zh6uCzSphRzQh2fDvKHibkuyaLuvi6CK37wQAvSFZHtKT",
-	"fCIyY6QYnnv/6ic4GB59D6m1XOoi+mf597/9/X9vlnIGKj9fy2oyo05XV+NDxI1TNnGNJzuLKdGGZdFT",
-	"roMmrjdC5UYPAXReslAdolUbc3+dUmiqvowoDRm9oZk3O4zxVof8JUvxeKAxLB4iNIZ9lWcZjhLZgRUo",
-	"OifSUDiMlxAP4vrw76Qwq1SD1nnCputFPvMw+1CVeVDtasa60PEHFZjDUNvT/SdH4B4yui2yAXPnqKKO",
-	"mBIjzWnFm+qMRhfWkxiN/pTza/xwKYma4qcXkky0wo+nMpmyG4qfX2Xk6gqZfDQ6zbIgNzu2H1tfoWnn",
-	"a6FJwC5/Y09CxMQja2srn6Vv6K0OSpDg0/9FMpYyvdz2Da5oyNxrAlx4iLFBLuXxVisIeRnV068aRusL",
-	"KBfv0VqA64hyDaveKxLjOWoNd+zqf9TppQjC2BO+Dd4+grNmjeGwiuOKHcIqXrptCquUI68Basuwyozx",
-	"6rf7bVuxQpV0ARMv4E7AnzHBRGSZWPS/eH8CG9JcZ2kykSx7O+kc/7IBvfaFi3w2I9JYZA13owh97BAK",
-	"K8MlAZOvEibfajRnPoRG0rMsrLsw/jEWKZ79ahWBIpxp9ldrFGxvnjL+ns6z5aVYZ6CuyRPYMXgl6YRK",
-	"yhO6oxUtSyC3QmnNwwyMp51UX0kJyYjxMuit9srVYHhz9MZvuBvX7VtUI63a2psc/LGk7RbB4hTB9nJl",
-	"lfAbSCgzcwKxSeuBOTSYJ6FrDFHZwwSdEyBjRbkGYY0BNKV85k7TVqql/GyarIjedjldtE04YbJ9xlXJ",
-	"6VH3sV2geDQ18D5Okgejugccyov5lYgm0dSFgfDQyiYMJJTdUDDOXGm92YeMuT5jSu0Uoiqc4EJRW4uP",
-	"YnB8e542nvqD4WNK1GldkDetw1V34eggGLh2J/wvghguonze7F4QPFmQVvBueazGtRRhuW7pOpkSSRJN",
-	"ZREQNYKl33L65p2jdXllG5yksJfxnizuFRxXzs0NUsFUUhI+DLmhUmEoE1h6Ulq+YmL8C7AvgpoSSYGF",
-	"kaEfTkO4wEEdyLPz03fw4eyFD0b5cEQVwfvf39MwL/P8cvwfWdyzW3EIsELonphKpDvGQmSgyIlQhhWY",
-	"XyMEH8h6JFwtqGzz0XwwJ/yj8Q3DP02cfxj8sZ0LhBF9FX7VwkYHvfvaZfbQaJcsv6jj3bZtTFaffhA6",
-	"3TI+9vOjJ9+Dy2wAm9jXb4YsMQ+wmVyMCZozkkwZp3tmf/EL83TVIV9NH6wmLliWdulgUadIFsKYnZ6K",
-	"dM985XIPkNCZQsKrpJ1Zuiyyztyp/V55iF/kyHSiTpnkY4yiSh5KpxS+hkpLkVWFqXmm6VIhm5KaaJiS",
-	"+ZxymlqGZQpEkuQSrbCV7FBHDlxoaJ3KJU1+XpOeiI9ElYRMIb2uJRrQ/4wqSYd1IHwyZpPcWkJv1hO4",
-	"fAf2gXLf/ZBHw6OQgHYJng1ymgqpQVlTqDTHLGWaUergvlmHKx8jXglnvj8DTmaMX20Ye0OO6RqKCEdv",
-	"7YoLTEaWoUKysMiMqzNgFs4ix6cL/XgCQ5hRwhXk3BF1XTcMvz/8/mj/mXGNtwkPqdCh+I9mJqjmhPpD",
-	"J68xu6oIDzJpA4P1pKEnB4dH+7urKU+fCFcIdxf5GM1Jm16wSxbOPZzwcrK6Oz4jt2f2/f3hsKnYv8Sg",
-	"3zD01xvZ28rNw8fKgfl3Corcm5NGMpGVOtaL6gcO0hscHA4+lIGHLvpjRMFCMq0pPwFp/eAiFgFM9/ph",
-	"A7gSdWiNK3TDgYXeauTb2xsnoKhWcMb3cPS9S2FPTQq/e2XZz58/2z5EsfG9DTtYsYk3DrUmOrGH0YmW",
-	"sMQXGcBr4b9by+z1/Kcd2L6S5tlUbChRIxgTRZ8erSSD/Pxfavzzsx+q7oh5fIt8qSIIXMuXEommes+e",
-	"u9dmMugezDObg1jZuIMnT7ZOlOLCuE4aI0OrQ+ySvtLMD2oXwrotfyWlGbvx1nkd6a9FQjKQNGFzhuf+",
-	"q35u8S5osVuYsXLSvVvMigv9oh3i92FYU5aW9wsie/PPhkKIErwG+TpoPvASWRuj88X9p/KdFehDe1Wd",
-	"YrtEmIRIkf2RZoouplTSdem+drkNWgQCGe600RknIHI9NpYUSJqRpc250JAIPmFXuV3GdlkzxYTBhaJr",
-	"qS6ZEeFrs6q2TEEoBtpg/tnnyrSkIHAqdHq/Nku7qlkrh6KYTVU9Ed0tgekBk3Lvke2dMmW8x1AeJvjf",
-	"7AoTwg2RZOIKbB7t5mBbMOz0ydva65ZoDfKVbMJmYuAWCZaV/D/vfxZrLvEVbchgNtTypanmbYG/rqGr",
-	"XjX/ez0F7ZiO/nWyPItdDPgpxiMS0gfv7+0brU/LWk8Y1eUcPPs6GaOGJsLnNjsesux+uGJA3F5eoKjb",
-	"pMzskG3rfKAoYVXaNMVHlVLvTY87kVHTxMU4X5JLppcXBn3uQAhTcU/z0An5qc/QlWIG8bu3F5cwILme",
-	"Uq6NpUnj4lSGpDPGq0+7i6yodNEmLW5NIWZw0voVXNz8VbW6Co9ixnfayxUFqwprsOFGDz6bP3cDN9bA",
-	"PhdDF3M0MaHz55ctD8e9ttvzheL1lDZn/0GX9g4W45OW44/3Ly8uB3+6ePsGMBI4ITbjH/M/IiAYtbXH",
-	"LX04hQUd4xcTKbjeozwFpkZ8nLPM8Q5TcPruDEgmOD0u4yOJmFGYE6loCl2XS+eidCrCo5ZoxIsDdTxr",
-	"j6AMUUDGlO5FoAQQf6OO0xusXSAVVRjVfXZw0B/xET8tt58JfhykCqC3NodYuQxizIzvutR4Kx5GfNXF",
-	"txUrPKPgRhEYVxLFI3By1ga9ibZp9SN+2UaA7m5jjQ6hGxtq6+MLf8EX4t6Io21NFZh1L61VYMDxRtAe",
-	"Ps6UdoNIkRsnCP5sjFa8P4lZJCNujKXYEhVeVqax0xLBG/0Go3gPWAGRFOK2y4Guesfzoyff96z9T8BW",
-	"MxjxRrTc3hq3icJGZ3CbDecI+fzs0t24KKOSYk65vY/SF/Jq4F5SA/NsGV61yYMVmjXE2Ik6N1TaEFln",
-	"vz/sDzE3d045mbPOceewP+wfujQtlDc1UkH9IlSA1X+a0uS6Rj+GHvxdQsMaWpXEYvPNdS65eQXRPOL2",
-	"XoEnE3hP52gQ4WXSXFJ3j1Rw6om+GF7SEfdRGIvuo4PnjiIXU5ZRi1wj/nGvzlIjnKrrsgqIKv2jSJdr",
-	"boAGSiSUqqJhyZSGQcB62royQfVWzV1dV2qZ09WSDwfD4RYL2GVq9ORDhQMqGEzx7vGRnTs0ZAHjoFKT",
-	"Al/Z3/xK7X6ueeng+eaXVi9C30WdJ9vAV7/wX1XDneNfPkYd5XM1Oj9TvSLzjMLB9IRfOgbizkfz+mBa",
-	"pDRfBdUkkq6Cg+GwdOUsx1qqVhE8GR6C0FMqF0yhIVYn5p+pdnnT96KGCjn7s56OuN6eRN3ca4oYsIQW",
-	"YsAubSHkdd9uyuE9QbQD5ZzcEJYZWfpgEOPARa0Puwv9tbRgB4TEyMEKFbi1O0KYUS1ZolopwdEqJCL3",
-	"13IyoilPmM2tNoTxTooZ1VOaK5sqRm/9nUqwBid0nYSHYX/YP+oFqeXcQbKRXCoRyJp78y9w+T/evQQ8",
-	"IPuLUUx/cRJU/QXzde0aqBzx1kc+o1b+YeQZZNSJjCr8YWTAGHXu4BDF9tryVKvRe1zV+p2qIHBWYCG8",
-	"X4VzE9wt440oe5XKHoYxPHq9Yhz1ltX7RSUqdx+osRnGb8OROvViWy2JpeUjA+fX3UUbn7Q1qO4+fkVV",
-	"UbiggW15yyk6kMaWRJQ+rrKw8mX9S2VJmi9QEwWJGUTYlUIXLdFehcSce2u8zLAphcEdVQb0kJCM4HSH",
-	"B1DkYkP37M2Pb/97BPZSQwQXlOsRP8frf3/K+XUEePEBbXUXJ8SqDhGOFwz6BEwlC9GHslLVvQylIv4U",
-	"DCWtMaOcQ12N0KxaVtsL/kr4bCtjav9BOSTEHRaadKXCyWthJwklMbwuYzaL4q7yGjH5T81sR8MtbLmi",
-	"LtZDcKdFuPNV1jBooQFc1MGdX9FQYuZ7ivXpAkxbOMxRhW+NZq9eBqrz2wucpOC3Gj0ehQoJYErbP7lQ",
-	"PbKgr3+jKFn1EPts8bJ5n6Ower9sbCUKogitQ6PNMAfG7GSxxUFTK7yPw68uVy6LQgbf6OKu6ba5wosB",
-	"rbyTEebKRBrbak50Mg2FRmxszd7wtFouclXIhCyPtrCeXhF8x0w+F9vI6ETbKGIfTi1NzsjSX/w3lCkW",
-	"vBj7xI1tKNMPPuKc0nQ19BvS9Ta8/qW63qnsg/2j74+eHT49eraTfnYh/kcOdqzlI4Qo/cZPIX6y29XO",
-	"Uqt6dFA7Z3ayt+kUnRZPfc0IV6VI1fqygRUh/23/m94OqexWEQIrD7K/SK4G3aTT1IjHIgviBFzytj0R",
-	"xJOTYn4bjn/65HC/56LFWD6RphFKybMXbyAVxg3CKAtlekolRlP6UKEA6y65QUd8TBMxo7bKV7vXdFqr",
-	"ev2FjlNbYbjtY8m1UnWP7AAVySKBUHKa/v4M2Mf3bE7TtMISLZzYLo4Hn93Hta7Oav6RT8cZU3CXa6B7",
-	"NHzerPwbdnOqDPL/qafz+ITiXaNNtHJfqb05JFl2EqiZziFj9AFEqC3d6ATcTtLqH2OLrhGVVXO0SNT6",
-	"ZpHUyBsrmpbEDa6I61bSsFZCIxgYeIk5B/7KVuUGRFQ9DLBleIrYgTsOUeEDgPNi0q9IVNXKIW2Fpz0c",
-	"30gqZOTOKtvkialSGOXhjdx3RGJ6OXZRwKuPJxAP4qKsk3J1nvot1ud5rXnHPfMb9LRZDGdrMVovyfPI",
-	"FmdR3GZN1P2bKfFA0fTyAnmINdrl7OCz+7jW6rQWi6rV/vIJBUUkHfA4DL+vXA8e8UrgXdKipYW1Uqvt",
-	"K2xWHVPlalCAj3hRbMi+U+tx0Qs5fxbcKvt9s20f2bbdQJBROPL0M9WtuzZ8DMFUUcMh6+GbWg7E8jft",
-	"9NdyYsq+Wmvi/6dgS4pCeULooPtOlVXM3FZ7EVb61K4eab8lUv9wGt5VQxwcDA+e7qzf/zFu0gY28m5S",
-	"USflm2j9Mm57T31qbzfnvaJ83oMo/0G1xFjQ73pDF7bGBWatmN8oTxm/gg9nL3p9eIfJ9UbBe/8O/bBa",
-	"+pUacUwxxmUQ8yJq/Dm+qjRZujRtmzZsc6eJlOyGqmPMtjDfjDheTbB55PM5JVLBmE6EpKu1wQKGAXp7",
-	"fqW/6Yyvar24DUlfZarDN/UV8CpLciiYp6gZ93jaK3zKMp9Tbg9a3r/6CZ4cHhx4eCNXeAxvymO2vfnQ",
-	"h1cZuVJ4QD2mI26bCBEF0ufzY0n4uKxRo8LH0Jkg6XlxrXkFBytlj3FGLUDR4tYaMqu7kN1VS6XpDLCW",
-	"VXkfe0ySa5URNcVrUdd0uRAyXSlVUq0tR2/nGdZBsgVcQ9eOzAy1XKxQAYeDJ0/XFnB4ehSo36CXmHY7",
-	"EXLm2LpN27tVD+QkeXZwUOfnslwB4wQBD3aQfDT/fOXCfVOKXBS17e6TG+ervv+m0+N2tQr2D7e6G2Eb",
-	"2+FlioPNL5RN+x4mY8BwNxCQpNiksPTbyXIYfHaftk7VK2q4GLmRYH1xolGxY36skRdt51bnlZaz3zL0",
-	"vtRVX0cDLfl5L1ZvTs6L+rmRLVBc3qGc2ESreUaW0LWDqMi1P4Ep4WmGIxjxqCKgtxZkQKmrppS6yxjx",
-	"r+SG2NePY/jw/rUacYnklJ6A+aApsBkak+NMJNc0hZxnVCmI7a9n+OMPRq7GJxAnLD2OzRC+5g9I6soZ",
-	"GXVWufNp5upVb4EaaA15Rq4y5YjbS3VFsaGAUsV7H1tp1P+gdO4X1J1qPR/g3cOeXR3Yy4fFlRSD7LaL",
-	"uNV1h7tZuwvbjVqGj2C7bui/+Y1fg9EWd3V5A88+gtW6xcNFBfE1ARprPhaGqqNA60qiRSkhySjBEl9F",
-	"aQTnamZ0okfc5Wb+GXv8Fw2Sahqm0DmSQvea0rlxXI2SYWk04ldUa/MFQbPF+LO2gpph8SLPUwESvBFn",
-	"xsVsz948r3VDv++Bua1o2nnS8fVGdzo+r9d0fey40Ea7stpl17adxQoIiOnfXZzo8Q08m/PsHC4hkfo3",
-	"qfl7mnqDik4cfC7/uWuNI5m992UXXJW3wics3/9Oge+Qebmc29urZMT9dy/KXpa2QZllX0UmFCYsozbE",
-	"ZPMOD54+7fXhIp/PhdRqxOP3Bju+SMD+/hD+7//ZP4rwbrs0P/UiiM8me28Ep3vnRmi5pmdnkz376ogX",
-	"VQWwMfDLS3LVovFPq7011yr9t9xWvbMwQDdG5Pww3NsfHhxWSm1Yg6tU8QjSWhcraqRQXJIre5+fcKBE",
-	"ZoxK8KTVOlENJWsn3Gw7/GHwh7o8uSeNiAWv0UmtRvk6L7s532IqsuroK17vKeasWgJoLbTjnh/Yh92z",
-	"d1EnQLabhnCvVN+4i3DnNr2Jz+AiD4ZP//nxXjb+k1b819D+YJjzA1l2CZdxRsZTtkc6Lh8s9w2Ohs+f",
-	"WhZcw2U7bs5hyFV9IzTMRMomxs7oGrQjr84My7kGtxXk7Dbh7yrK8nTtRfkdLq2XG88UiFwrltIVem8h",
-	"yRZKcpTzh8HF2f98GW8Ofn25G+8aDWPKXa2V82/BMWgop1JjAkvL6kRFNDn2zaTjCPr9/kpD/EqnaVRi",
-	"1YZnK52u6wZxdZvmRBt0d447/+v08vKX4d7zj5+f3P1rQKJ9vK/Z5H1cassst1pKRdjfdcCmtyTR2dJ4",
-	"SkxX+o9EK+cAa6IPFzjS5vyKL45khxitFhUOMJWP0jeq0692ImkwVVnL7e5b3CAsIHR9C34zsYMGk+EF",
-	"x4Ft/Ir8+qBpn++peTH3+W61C8dltTR7+tZ+jdyMknP9n77Xxdfytp3b2GZc2dyl1N5K/RZSa6RUIH5q",
-	"e7zNHUpFiUzW1JTKMhfRmrAMOzlhCjGacX2IP8U2y3GSZ5mt6Y5hWxA31DcMUTaijLXewRYBsyGvSo57",
-	"2cWGY767/a1nu2KPOK8kbESuXGCtOo5LyoCMXdfb5GQsHN+6wFW350+s9GARMlW2phyunmSZ7cDiA9du",
-	"pb4qpq9rXypzxm+ELeMaim1/qmmBRp3QjV6wXY1tRh7sChSatMy0CU79dKuJ87H90R+WvjJCpWzgHzza",
-	"tm2dvmi9q9NeCoP6n5INU2MrqQed2HXCbpuwbGb1JbO+t63vUhAcqyG6MCNTkBJNW+dmPKlHU2rlszu7",
-	"TFxkJW2Y0z73ZZPieTJWcOSemPmytJaCpMz4hW0rFph3u6K5jZ2ekSzbFQxyuwMY+9uA8dawtKKUQ9eY",
-	"9j2z/7Z9MXTxvKtX09tBOnC9jletzEqzr+CsrlFZbeLiuy3nnhTNsHeevtYxugKEb6biQahEbdugqPWa",
-	"2wjL7zR1TlrN+81uWrGbnO4M5M45y+gLbmM1jS3safIVDP0fc5bVs+sG52fnLws7CI19LEjdRSuN8HQg",
-	"pM1uIGrEZ3mm2ZxIPSCZq35wQ2tpAsbUKZ+asVvjqf+YJHhyCSLXI+50otXBPZfWh94949XuThdYQ9+b",
-	"KEY+9dCqG/kuIviOFq4oc9HJxVpgaG+WnT8wtsikTXePRlxILFhX9hTLSeY7vixB5hlVPWOHVjquEI32",
-	"qG0FkZBsxPFElmEol3GIq/1P4mPbYcT2fpMiv7LFGX37kYvzy3cj7ipQuy4kzFiBBos0hSUNG6RIGQ9w",
-	"4Fo0aOq8znky/Tffzfm4cylmQkqxAKKBC8H/zTbXNORXVoYYi/FKQT0nRH8UY0vR20mmSgu1R84FrPUN",
-	"as0ENPuKdIjVjYqGQLj/2fJ3d3L7G8jl+8m8oOz5qKI83fmY19Xyb3VlbVbFh/mVJCk9hgUdK+FaBODp",
-	"6tGTJz3fv4DTBE9kfW0WMuJ/puMLfB4WUwOnFU4oTb2UZdgwB+KXN5SbYY3A7dl0jhGP7VHaMb4ywIwx",
-	"16krdl2dLJasgLtAAbKHJIrDqRG3T7vp45RoEkPGfAYJhnLIrJjeZpq5h1mKjjoW4Mepv1O+kKwb3nYT",
-	"YBx+FTnmrKEL3oef2Q2FGJ2JGLpCRrbAehM+m6YSvyZK7+E3e2cvYq8MjDT3HbwRcT5nzjszRDt4rJd/",
-	"Uth5TFu/tugs4JMsRryyTzbFhus+nPpxsM27t98NejVhnKbF+pZYGG3EcccwABcDwoQC3gcZsZiajUPA",
-	"RGSZWLivzVbgbFhD3l0HKSo9X1M6h3xucJ4y5QA1hnNJRUlmdiYRKYX94f5h72TEKUmmZe8lUvQ94Pls",
-	"TLHBiphT7iZX0D06eA5juhR4fbXXH/EfpVgozEBcTFky9be/FNVliIIDgRIKp2cirPpmyHzX9hpEQfxv",
-	"9p8f4hFnXGlKUu8fV2uanwCBsQXwOwXxW8muGI9tRGVMwbXmHXGnuetdRMI5Ca4d16b4Tb1BDfahsdTn",
-	"SDK9hw99T7eywTZomM/8vSLoIgsbpFqWa8+WqDFaW4Th8CDamNOw/4DKF+EJat0Fw4Nf28ODVihwLoUW",
-	"ichOAMl/VaASXspT5DycCcbUsKKdY0yt3C3uk9jucGORLnuoyVuqkVdl8I5nracBAej40pCZF8G/vwyw",
-	"f1S/hHrDol8+GtZa6Rr0y8e7Wn32C7sdFcfD6xBj7VVj406KPKSnVxeTX8Hju5wWrZCwjQtyQEmBRf3g",
-	"bvzzy8sRD0Ln5Xa/349tfxnG4XAIiiaCpyrCuwxrCnnX8P81K17XJgqyo13Jt+hGMNG62T1LC2tK6OJ2",
-	"MxRdY5tssYkXDduhOAwpX42ZWLbgPPrU3JoyMfZzsL2a4lprouPBYP/g+/6wP+zvHz8bPhsiGziwGo2c",
-	"bb8MWwjbdW2oxD5tF4amIr40Fkn1UWyzEsjhSGwPjahSDNcXyK2+bs/XAgmKe/bub1FBUkxcgdPq3EUd",
-	"qeYAr9COrU5VXohuPu1PtIwhX1ymjlwHdUkWPvkCk1DrkVM/uvewWo+ZSCKFUtUSTxV8Y8gsENQ3hr/L",
-	"P3dCqmIKB/2JXhW7jhTvPt79vwAAAP//",
+	"7L3pciO58SD+KgjaEUP6VyKpc7qlmLA1fYzlX19uqT3//w57XWAVSGJUBDgAShTdoWfZj/sS/rR+sQ1k",
+	"AnWQKB5qteyZ7S/dIlkFJBKJvJDHp1YipzMpmDC6dfqpNWE0ZQr+PE8SNjPvqRgz+JwynSg+M1yK1mnr",
+	"PJvThSbxcGGYjrutqKWTCZtS+6RZzFjrtKWN4mLcuruLWs+kMEyY51zPpOY4xPKIMTWGJpMpEyYmc24m",
+	"JB7xjAk6ZTFpn18+u7ggI5plQ5pcdwgVafn7H2LSfv/yGXmy/+Rb8uHq5d6TziaIXlzR8SoMl0ZJMSZM",
+	"GG4WxNAxkSNiJowkuID1o95FrRlVdMqMR2GaKqb1RRrAH/5EeGrH5ParGTWTVtSyC2qdtig+0Ipaiv2S",
+	"c8XS1qlROasCMKW3r5gYm0nr9OQoak258B/3o9Au5EpLFYBFEDmjv+SMxILdGnwsJlKReKbYDZe59t+N",
+	"lJwSKgijKuNMkRkds2IBv+RMLcoVJDhdA8DH+wchGF/xKTerIL6jY0Y0/0fjZBm8V50rZSOaZ6Z1etCP",
+	"7MR8mk9bpwfHfUAUfirRxIVhY6YAhteUZ0N5G9o291Pztk3xgYfcttdMazpmQXDwJ8JT0taGDjNGaKKk",
+	"1mQqb5juNAGJrz0kkB80UyEI7feEpxFQkz3JI6ngRBl5zcQ3msi5ILlmyoLKbul0liGEYcjtkw8H9p0d",
+	"Sc+k0Mjivqfpe/ZLzjRQoDvz9k86m2U8oXZNvZmSw4xN/+tnjVysANq+kSIt3dCMp3tczHJLkykzlGee",
+	"ZknBI8gAyXbQOiUinw6ZItNcGzJkhBoyldqQg+N+K2qNOMvSKpEbanLdOj3q96OW4QZQdoGzEj+rW+zE",
+	"mJk+7fUYT5nqOmD9InSvDutdFZW/V2zUOm39rleKiB7+qnvv8H3EYX3HryaMKMQiSSXTREhDptQkk4KT",
+	"KpoY0o4tumIS10CIzyxbZ1kaE7vlGt/Js5nihswnTJBrIeei022hWBllPNlltz57eeeZYjRdEHbLtdGk",
+	"HeMfcQdIXLFRrllKhgsAXDEtc5WwbzSxe8ZIO9YzlnCa7eWaxRGJJ1TvJROepYoJ+3lKudhzvD/GVb6U",
+	"asjTlInHXOaVP6JkShewhYpR2EKui2WRdjzywDlgL4RhStDshVIoah4TYM3UDVNkRHnGUtKOuQMm7pzZ",
+	"JUy4GJM51SSZWK0mJROajfbmdAGQv5HmpcxF+phAv5FE58mkilAhzd7IwuEQ+vaGqb/m0tDHRqZltd9o",
+	"8oudm8xlnqWWMbHbhLEUsCtvmNqDnx2oV1K+omrMHhvSqZeCmmR2fitgqIAD6CiCgi5rT6uRcg8eKmF+",
+	"TcXCsX39qKBLSaZULDy9ZnLMhUYVC45ZknEmLKNU1LA9YP4stbSsmFELQkdWhsTv7Ye9c/shJpolUqTa",
+	"CtOKKl95JKDz4ivESDKnPKziltoRyHpBczORiv+DPfZpAZYUWQ3USQ3LdNntzCoD/kepyBzU+ESx1Kry",
+	"NLM7n1eghs0vhF1VV7d/zpScMWU4KgW0/GGV9NyPhGoy5jdMkHYuuJVrhGaZnLO0U9drfv7XP9WYiT8N",
+	"//XPZFLK49aKbhK1EsWoQQSPpJpS0zptpZYQDJ8GX+BpTR1pHYYesvIlvBR33u0DflndcoShlBmjooU6",
+	"k9e+frKTRhVbBYYvYf9YvC+HP7MEFAyH6GfwiEMwmIQ0e1dB/IhmmkXNe7ENTivK4OFBv6YNHq7FjbMc",
+	"HAzLJsA1I9wAe9kRWR78NWh5xVH5DK4bP3DDpnrTMfLkfFdMRZWiiyaQ2FqgPszS3fcqTGmvnYJr9fYz",
+	"wKE3MWvIJNrImSZDZkW2/QGOkbA220/21Y8bcQ3TB9dUuBlW8ew4WciQcS6MvYvn4JyQuSFUjDNGhoom",
+	"18xU979yiPGtK/i+SrQ1RpmOQu+mdW9J5d1yBYHXvFOk/o5iM6lMt2GqZdZxfnXV7/f7+6FnFcs8X1px",
+	"I3CRcVGqvd578uer169Ie5pnhs+oMj03RCd0ZKKWNfNXR3/OLFtNwQlAuCDgeLIDFMyRC3Ny1Fq16KNW",
+	"rrIAuO8uiDUuPZCpnItM0jSwjyGeV6C5vskO/BJNOHuQEHMzqZibOxytGdV6LtXSpiVSKZYYMpFKL3G/",
+	"/f7BJmM4AtvaE86qEW9/saLVKiz+kDrMrZrvNOPJBga8vwnLBThRud5mNGpg2MvnGTWDgOz+0VqShRvC",
+	"cZu5VNdcjGtEtVbiwsurg3/PqLJKKAzt/R3xudM+4MzHBNWzINMAJ0ejjCY8rUBOE2O1jzr69zeSMEIe",
+	"FQhyk4bw+2JKebaNdrS0/X9yn7uJnIZWucqjzu1r5EWTSrSDMH1x49h7HYVvBXO2nyVdWlF5ssjr3Yz8",
+	"LHNrNHZJnBSeUKtJDwSzw2rwPSum8ynThBJtFKPTLvG+OPdQQpVagD2fDeVtHA1E7OwUa+bnPI3Rhz2V",
+	"qWa/xKSNHu2MjjU6yfzjXadMwfPlKF18tHNG3BQNE+MszouOI8gsfUO9L84/2FXAzqxqTGLFNDMxDMWZ",
+	"JlJkiwIbpxZJA+FcPCwl+L21voQkmRTWAOOiikprsVjWGtkvBbiAuMjZQFRsHRikOxCVFU7ljV22YrOM",
+	"JkwHMGIXQAv7D54nXLhxqTX5mSrw00aNzSTgBygGS1nGYDAHM4qugRhJq8HrzplV9iwSKUnkbPFNCA6H",
+	"c3z1dQXzA+G+/MDTuEvOl2CVyo7JAWojC2Zq5xgM/pKL63ggPPhcEwQJ3UsFED/bxyIiRTFobix5c0OG",
+	"iwo2hTTwKGlry8oR4VGFUDg621KmDRfApTrdgQCrkYDvZwhOPDlyZ0iXL3cTmQvDlI7BDNIkNtLQDKg+",
+	"F5ox4ejQCsfYDsFumFoUWzOfSF3Y8YV/JnIYBPmCjgY/fK6ZP0BgF8ek3T8luXBGcgddhX7AgZgzBcYa",
+	"4lwxxFT7hma5PcSozVs2b2FTjKZcjCNCMy2JFIRacp9ldNHpkksLOc38aZvSBdETqhhsACL1rOAKjk2k",
+	"wFwGgvqz4k+AdkY8zTInTKfdgeXLS2ppcXGzouwUVxn9kOIDPKJmM6zKsJp1EDkf8zoLET1CXgU7I31L",
+	"OQXqgyrZeij9nUkIPH9VEfwNWOd6tOyHJvSiZ2VExxmDv4XV0st86tUgtwwrUNwht6/o9crqeszUGErz",
+	"bRRdYScegsQedUt8QUWjYE2rQ18YTT5cPLcLU2w95EEUg8q0tesCuMU96Nt4uwotw9YSY24V9OO5fOUb",
+	"PBsF9VXfqUvEyjeVUdw3Oh+WaCsHh/2ofLact/LR8eLq7I6BOk0M2R2YEZqZio5T0RJ5eg/SR258D1Rb",
+	"jhu6MJfK0ln10gOV1PsS/bKiikaV44AhXe/PoEivaqbXbFFXLy9zfCeAS5ADAbvHKgFWZlhB8/7lM3LQ",
+	"P/qWpGiJ1lXuH9S//vmv/7VZa7VQ+fkaVpNZ82h5Nf7KbyVqQl7DTf18Qo3lw+D5rIMmrzdC5UYPAVRh",
+	"PnWIln0G++uU/FVhklFtSMZumJd8YIzXIX/BU7juXRkWLoVXhn2ZZxmMEuHAmmg2o8qeatCYenF9+HdK",
+	"2lXqXuM8m3n+9pw+wN3xKvCDDsxhqe1k//iIuIfsqYpQq6nIGjKhVjtnFe9YazC4RM8QapDwx5WiegJ/",
+	"PVd0ZDT8ea6SCb9h8PfLjI7HwLEGg/MsCzIcx+qGyAdW/TYFE1/y2uPNthwV6ti2XhuevmG3Jsirgk//",
+	"jWY85Wax7RsFK9wEcOHxiy1ymYi3WkHIa1SNZqhhtL6AcvEerQW4jijXHNV7edb9iVpzOnb1J9XppXCq",
+	"Y8TGBu8tgLNmjWE3uTsVO7jJPXfb5CYvR14D1JZu8ikX1W/3m7ZiiSrZnIw8gzsjPmbA2YTdz96fwIas",
+	"rrNUxmmWvR21Tn/agF584TKfTqmy5sWK+6hwZe9wtVG6vwP2S+Xac6vRnPoQGslMs7DsAn/2UKYQy2N0",
+	"RDQV3PB/oFKwva3FxXs2yxZXcp3psybua8fLCMVGTDGRsB1NQlUCuRVKax7DwHjGcfWlEL+MckHsb164",
+	"Wgxv9sb7DXfjun2LaqRVW/vqCf5Y0nYDY3GCYHu+skz4K0goIy0Dd03oJXBosE+StlVEVQcCLs8IHWom",
+	"DJGoDIAq5SMxV3WlWgjnpsmK27i2YPOmCUdcNc+4zDk96j42MxSPphW8D5PkwajuAYfybH7phooa5tz6",
+	"EISAAWAJ4zfOtVRob/iQVdenXOudrhwKj04hqFHjY3DZuf2ZHik5fTB8TKg+rzPyVe1w2Vw4OgheRLqI",
+	"redBDBe3Nl7tnlO4KVZLbqf1YRLCKBnm60jXyYQqmlhj3B8Ky1i6DdEU6z0zPN14M9NkZbyn83tddmpn",
+	"5gapYKIYDV9u3zClwelLeHpWar5yBI5NfNF5OnkYGebhJEQedEm9Pn8HPiles4FqCN7/9p6KeRm3ncNn",
+	"OOL+uBWXukuE7ompRLo7WIAMYDkR8LAC82uY4ANpj1ToOVNNNpp3YIV/tLZh+KeRsw+DPzafAmlZX+W8",
+	"wh0H1+WVDMcggF2itqOWN9u2UVl9OFkoWsHa2E+Pjr8lLlKNYKB2d9X/DnHdq74vCLif0mTCBduz+wtf",
+	"2KerBvlyOHg1EA2PtAvvjVpF8Cf4Cs1Epnv2KxdLBoTONRBeJYwY6bKIInZRWHtlUFYR89iKWmXQplWK",
+	"KnGFrZL5WiotWVYVptUYFRfavsqpqSETOpsxAZdbuO0ySXIFWthStL8jByENaZzKBcF/WhNuDo9ElQB7",
+	"qbyspYaA/RlVgsjrQPjg+lVya3C9oSVw9Y7gA+W++yGP+kdh17jJQuQ0kcoQjapQqY4hZdpR6uC+WYcr",
+	"7xdfcme+vyCCTrkYbxh7Q87AGooIe29xxQUmIzxQIV5YRDrXD2DDpdRfV26ipoyKpcuoUjb0vz389mj/",
+	"iTWNt3EPBR3e39uZVtzd5Z2PJm1duAe5QsdgPQj0+ODwaH93MeXpE+AK4e4yH4I6ieFiu0RV3sMILyer",
+	"m+NTenuB7+/3+6uC/XMU+g1Df7mRva68GkxSCYD6RpMilvJsJTgUuQ5aUd1AYNTKCQ47H0rHQxvsMarJ",
+	"XHFjmDiDW2urs3pfBOGm0w0rwBWvQ6NfoR12LHSWPd9e3zgjmhlNLsQejL53JfHWpLC7l5b99OmT7V0U",
+	"G9/bsIMVnXjjUGu8E3vgnWhwS3yWArwW/ru1h70ez7rDsa+E7a8KNuCoERlSzU6OloL7fvibHv7w5Luq",
+	"OWIf3yL+tXAC1+JfZWKY2cOIidpMFt29WYYx5ZWNOzg+3jrwVUhrOhnwDC0PsUs44mq8ZzMTNk3xiCnL",
+	"+I3XzutIfyUTmhHFEj7jEFmybOcW7xIjd3MzVmIodvNZCWmeN0P8PgxrytMyXyzCTG50hVAtRQ3yddB8",
+	"ECWygj7JjC5CUL2FmK8Sj5FL/ikFtszN0Gov5PL11TsCA+2Cz7B/C9I8PbwleEs4DFFMdaHbhVcmVMns",
+	"TyzTbA7RGWuSSBDpy6HgGV2ckuPjPjnu7nf3iXBZaC65NsARpzOpnINuiVWovOLXGlGe5QoSsYp3SJsK",
+	"xPTR7S3E8i28d2wgABSSQHKZpZkhQ7JhaeeUaDhKxqqrdGxlaUYNhPMtLLgJYynGSm2ZdFEgI7gJYHzr",
+	"K26F3No44i0DWoqBNijI+FwZiBsETofiG9bmJVV1j8q1MYRmVO+MdwvZfcA0lHvkN6VcW/s6lHlA/G+4",
+	"woQKS02ZHBPMHNnsjgw65n7x1si6JaLJshQ/vxoKv0VKQSXi3VvoxZpLfEUbcnYstXxuclWTa7Rt6apT",
+	"zXhaT0E7JmB9mbyGYhcDlpy1GaXy1xv3th43hk6tIYzqcg6efJkcCUsT4ZutHa+hdr9+siBuzy+A1W0S",
+	"uThk0zofyI9a5Tar7KNKqfemx13j4laW+yMbTqS8DuSx7cpbMZp5t2thngYfc8lWWxDCbooW97lUBbR+",
+	"zPX5pg5J92KJJVrqJwPyS8BxBnnTToErD4YibDozC8dQaJbVFMzdvN2laXh4ELBsWaJYgw3359fnz/Yu",
+	"/3x+cHxCrlnhU4whoGfvko8FNbli1VykmoV0UoftJGrc7BXX+sSYGXhfjZlp8uH9q9rlVa740lz9ozrn",
+	"e7KOkwQrzGiXROBzdBQrLaYvvTH7/aDRXuNZQLhut9aQqbMVFg1WuUwXmLo0x8fJu7eXV10SF+lE1FjN",
+	"20DWDMO8hoFwO+7Hdo/il+f+BRdHEco/cIMCitZGFzOfd7XW93HjfIVNDMSpuys/zEt2t4U25YEu34t8",
+	"+SAEc80uhGWlG2d7aeb58ybWVgy8ChIe8Vxxs7i0o7q4CMgwPM9DgWLnPvFQySmJLX2QHs3NhAnDE2pY",
+	"XAQn0HTKRfVpV59nxMe5AtdMUQwCxB9MWq8sBPu1bDstw6O5GGdsL9eMoL1Tgw2Ode+T/e+u58bq4XMx",
+	"aUPqGeSp/fCi4eG401QUrLCuPPZn/L/ZAktLcDFqiAJ4/+LyqveXy7dvCFyIjSgmMsNxiQiFy0uMOuiS",
+	"c3sQ4YuRksLsMZESrgdimPPMKUhck/N3F4RmUrDTSo6TnDIyo0qzlLRdSLk/gxFEHEQDUcSVQchZREpP",
+	"Pcm4Np2IaEmoLxQi2A2UZFOaabjcfHJwABl15+X2cylOg1RB2K1L63KJkZDw23YZvyg6BmLZ042F+Lw2",
+	"5PLxhpX814g4ZRrvfqnBbOGBuGoiQFeypUaHpB1bauvCC3+HF+LOQKCvQLtkMjD9LDje0t2Dx7k2bhAl",
+	"c8N0l/w4YQpQRSGYciCsRRwjUUENJhY7AREsVGYxCuWNUMrETTVPXFHCp0fH33bQDUYJFmkbiJVLYyyG",
+	"hczXGgYCg8IdIb++uHLKT3k5J2dMYAJPV6pxz72ke/bZ8pYRY+grNGuJsRW1bpjCm6LWfrff7UPy04wJ",
+	"OuOt09Zht989dNHKwG9qpOIcmSwUofM3aSUxBO9Vk6Cd5uHvae0m4Z5hhiY+xLXOWTrwiZCQpQh7mgvD",
+	"MyLkPLInCl/kQhsqEoZZnYrdSNwBiLQaCO7jgkr/ox2q0yVXdi7tJsP0uzlVKWZ/d8kzewa4GA8EpiQ4",
+	"woZMwBtYHM2yovwhAK67ZJmY7eHWRXrrElOF5TsXxRBhv4azrxhpH/UPO0gFVvLA8xcpOFvtUwh8a6ls",
+	"3UH/KOSdhWGhyNFRf79JVBUD9WpVfeClw80vlbXJ7qLWcb+/+Y16gTCQbz76z8GMGKNZBqwGUUzamRxD",
+	"ZitsP/g9O5axQzTcTy0LeuujNcykDsigZxOWXNcYm2VUvnaP5dlGVzYb8rtNrqyKiAAMBObxe/5F3oN6",
+	"xVLv83R1myAJFLlxMbxiA+FvyZAcjw6eOlY5n/CMhfb7vHrgUFtg2nwv08WaikuBkoSlobriRyndEgHf",
+	"zdaVAKtVLO7qio1RObtbodX+FgvYZWq4aQkV6qtg0B+DLeizUgPy3ifn4Onml5YLj33G+XH6Yev0p4/V",
+	"0/QDM0vCePXA3EWt3qRIORsH9TcgXU0O+v3SkYyiBKlaR+S4f4isfM41uIHqxPwDMy6v7V7UUCFnH4vT",
+	"Qq16Ozpxc68pGsgTVrABXBpIA9yUw3uCiAPlgt5Qnlkh/2AQw8BFbU3che5aWsABSWL5YIUK3NodIUyZ",
+	"UTzRjZTgaJVAriryzYwaJhKOuW+WMN4pOWVmwnKNofzs1tcwImj+k7ZTPUi/2+8edYLU8tpBspFcKjfE",
+	"Nefq78jV///uBYEApr9bjenvjoPqv0M+FXH5tgPR+MgnUBe/G/gDMmhFVkf7bmDBGLTuyCGw7bXloJej",
+	"K2BV63eqgsBpgYXwfhUOkeBufdAQwaxSkDvDBVThndExFyC3UCEtKj+7+hsrm2Et4Q/Oy1Ytbt2Q+FM+",
+	"0nNe5bto45NY8/nu4xcUFYUDPLAtbwUD97XVUgGljyssHl/NsojAlZI2aK1VTco515tVKfCj6vI6EQjJ",
+	"Mk4X3EGKXDnSvnjz/dv/LyKYdBqRSybMQLyGcjt/ycV1RCAxFYxId0sJVRQjGC945RRQlRCiD2Vl6Hsp",
+	"SsXtV/Aia40a5dz51fuhZc1qe8ZfubzbSpnaf9ATEjodCE26VFH0lTO3QkGmr8obo3lRG2wNm/yPPmxH",
+	"/S10uaIO9UOcTkS4s1XWHNBCAjh32Dqz/D0UvAkd2sKTE1XOrZXs1WTt+nl7DpMU522TIYqPp//hTPUI",
+	"QV//RlEi+iH2GfGyeZ+jsHi/WtlKYEQRaIdFSQ6oW+W3OKhqhfex/8X5ylVROPArXdytmm0+FmtVKu+k",
+	"hLm2DFa3mlGTTEKuEXT6Vt1dkavxJFUZWAP164uLNMi0cL6NjI0Mure75BxpckoXvtCepUw5F8XYZ25s",
+	"S5l+8IEQjKXLdxIhWY+X+58r653IPtg/+vboyeHJ0ZOd5LMLMHhkZ8facwQQpV/PU+g84XY1H6llOdqr",
+	"Rbk53rtqFJ0XT31JD1elKPT6Mv0VJv91/1etHVrZrcIFVobRfRZfDZpJ56llj0UM5hlxyXUYeAJXesX8",
+	"eE90cny433HeYhexDAUQycXzNySV1gwCLwvjcGcykmqKFw+OAtBccoMOxJDBJQQWz260ms5rXaY+03Bq",
+	"KsS+vS+5Vhr+kQ2gIlQ14EpO09+eAvv4ls15mlaORMNJbGbHvU/uz7WmznL0c+WmzSU/k/ZR/+lqp52w",
+	"mVM9IP+PWjqPTyjeNNpEK/fl2ptdkmXnvprqHFJGH4CFYqsEx+B24lb/Hl10DausqqNFmPhXjaRG3tBB",
+	"pCRu4pqmbMUNayXOgo6BF7XKypUM1ah6GYBlEgvfgS8/Gr4AeF1M+gWJqlrZranRk4fjK0mFlNxpZZs8",
+	"MVUK1z28kvuOKiyCnWuDDfHOSNyLi7Kb2tXh7DZon69rzTLvGd9gJqvFCrdmo/WSiY+scRbFB9d43b+q",
+	"Eg/kTS8L/ISORjOf7X1yf67VOlFj0bXarD6goPCkE7gOg+8r5VuKCv8M4wl9C0nUUqvtIjHck+tyNcDA",
+	"B6IoBonv1HpKBqPJENzq8fuq2z6ybruBIKOw5+kHZhp3rf8YjKkihkPaw1exHPDlb9rpL2XElH2s1/j/",
+	"zwmWuSflDWHZyKBgLG6rPQurRq9Cjfxug6f+4SS8q1bdO+gfnOws3/89ZtKGY+TNpKKO3VfW+rnhwz60",
+	"t52LTlHe+EGEf69aAjZod71hc6xBBlEr9jcmUi7G5MPF806XvIOsD6qKnqFoh9XCr/RAQIgxLIPaF0Hi",
+	"z+BVbejC5Q9g2DAG9VOl+A3TpxBtYb8ZCMiZwQSH2YxRpcmQjaRiy7VbA4oBWHt+pb/qiK9qPd8NQV9l",
+	"qMNX8RWwKktyKA5PUdP38aRX+JZlNmMCL1rev3xGjg8PDjy8kU8AGS4Mg2h7+0eXvMzoGNs2DdlAYNNe",
+	"ql26JHMt2OKyhqAOX0Nnkqavi9IvSzhYaksBMxpJNCty5uGwuoI5bb3Qhk0J1Bot81WGNLnWGdUTyNe7",
+	"Zou5VOlSKblq7V92O8ugTiUW2A/lw9kZarFYocxXyPtdk+x6chTIQjYLCLsdSTV1x7pJ2rtV99QoeXJw",
+	"UD/PZTkpLigAHoipfUT7fKkg0ioXuSxqD98nNs53A/pVh8ftqhXsH26VG4GN5CGZ4mDzC2WT/IeJGLCn",
+	"m1CiaLFJYe63k+bQ++T+2jpUr6ixZ/lGAv1fqAHBDvGxll803VuVvOlrhN7nm+rraKAhPu/5ckrvrOhv",
+	"EGEDiTK5d4SBVrOMLkgbB9GRazdKJlSkGYxg2aOOCLtFkAlwXT1hzCVjxD/TG4qvn8bkw/tXeiBcq8Mz",
+	"6HloGOFTUCaHmUyuWUpykTGtSYy/XsCP31m+Gp+ROOHpaWyH8DUZiWKu3KQVZ5VkZDtXp5qebKG15Bm5",
+	"yuEDgUl1RTHIgFCFvI+tJOp/MzbzC2pPjJn1ICm2g6tzHTyLlBSL7KYM8eq6a2x4uQf8SpGxR9BdG/0v",
+	"Xm58Pa8Bb4vLqd9wZh9Ba93i4aLDyxoHDaqPhaLqKBBNSdAoFUkyRmtlToQzNTM2MgPhYjN/tJpl2ZC4",
+	"JmEKmaMYaV8zNrOGqxUyPI0GYsxcGT5QW6w9ixVu7REv4jw1AYK37MyamM3Rm1XRdP8Lc6w43zpu+Xrw",
+	"O12f12vuP7ZfaKNeeVUV/tAhFnKiAdO/OT/R4yt4GPPsDC6pgPo3ifl7qnq9ikzsfSo/3DX6ka6gBzMq",
+	"D64Kb2ETlu9/o8kzpMW9q8UMs1fpQPjvnnNd5F1Cc2o8vpqOGBnxjKGLCeMOD05OOl1ymc9mUhk9EPF7",
+	"ix1fvWJ/v0/+z//eP8IO08r+1IlIfDHaeyMF23ttmZYrKHQx2sNXB6Iod6GkGJMXV3TcIPEr1Ys3CP23",
+	"AqsSIwykHQNyvuvv7fcPDis1YFDhKkU8gLTWxIpWQiiu6Ji4HuJFrQdPWo0T1VCydsLNusMfen+o85N7",
+	"0oicixqd1MpwrbOyV+ebT2RWHX3J6j2HmFUkgMbCSO75Hj7snr2LWgGy3TSEe6X6xl0EO7fpTXgGFnnQ",
+	"P/nPx3vZaF8h+6+h/cEw5wfC4xJuswEHDzQMd/oInr7eUf/pCR7BNadsx805DJmqb6QhU5nykdUzoPQL",
+	"nFXo6s+wl0wFObtN+JvyspysTZTfIWm93HiuicyN5ilbovcGkmygJEc5f+hdXvyPF/Fm59fnm/FyLtCh",
+	"IypA/1oMgxXhVEpMwtOybFbhTY7Pr676/X5/P45It9utO4xb/kcvxKoNaU9bNfTUFeLqNs2osehunbb+",
+	"5/nV1U/9vacfPx3f/T7A0T7eV23yNi7DNhiNmlLh9kejn7BbmphsYS0lbir94aKle4A13odLGGlzfMVn",
+	"e7JDB63mFQ4cKu+lX+ketNwpbuVQlZVk7776DcIMwtS34FfjO1g5ZJDgaFfvitk/bNjne2ZfzH28Wy3h",
+	"uCzjh7dvzWnkdpRcmL/6XmRfytp2ZmOTcoWxSylmpX51qa2EVAB+anu8TQ6lZlQla2pKZZnzaI14Bp02",
+	"IYQY1LguiX+JMcpxlGcZ9twBty2RN8w3dNPoUYZePASLgKHLqxLjXnYZFBDvjr91wPMlBkJUAjYiV8ey",
+	"Vh3HBWWQjF/X2xhmPOzfuoRVN8dPLPXIkwpqJVKDq6dZhh3yvOPardSXa/V9h0phzsWNxCLyId/2LzUp",
+	"sFKlfKMVjKshEE0S7NoYmrSMtAlOfbLVxPkQf/SXpS8tUymLVAevtrHt5metd3naK2lR/yzZMDW0+nzQ",
+	"iS+xXVXThGWz0c+Z9T22Jk6JFFAN0bkZuSYpNaxxbi6SujelVmC+tcvERVTShjnxuc+bFO6ToYKj8MQs",
+	"FqW2FCRlLi6x7Wtg3u1K9q/s9BTKWu4GBr3dAYz9bcB4a4+0ZkyQtlXtO3b/c4FfwH1Xpya3g3TAWLD6",
+	"WaULT3BW10i2NnHx3ZZz+2a095i+KL8MDL4Ewje78yBUvLZNUNR6AW+E5TcaOqdQ8n7Vm5b0Jic7A7Fz",
+	"TjP6jGysVWULGmV9AUX/+5xn9ei63uuL1y8KPQiUfaiU3gYtjYq0JxVGN1A9ENM8M3xGlenRzFU/uGG1",
+	"MAGr6pRPTfmttdS/TxK4uSQyNwPhZCLK4I4L6wPrnotq981L6ODjVRTLnzqg1Q18fzV4x0hXQLroEIca",
+	"GOibGfTgw3pM2L4VC9gNhFRQsK7s+ZrTzPeXWBCVZ0x3sBqDXOo/hxUdJlSkvgZ6sAMdVr+TAtxsvlw0",
+	"SweiHeP2duGx2C+6VlG6E9mv7cswoFFUaJpArfeBMNAWgxvXB89dDHPwKHNBYteqLvaVtC0wVkG2OneO",
+	"xcAqKDQTNgUN2g2K2Uqwj3G11V1cZodAz7fuQPzoG4qWkyyWgakNgQj1xMb1QHCB2+xqYMzp4ozERau5",
+	"mEyputZV5I8sb5/wZEI0RmMPxNpeckv6PGD+Ae6ri/6jrVe5SCZ/bPk2o60rOZVKyTmhhggpxR+xd7w9",
+	"vWVhjaEcLtUjdDLoezlEhrAdY690CH7kUMpaW8zGQEri9xeKQxX9LuFYZovf3MX3ryAU8pl9QeP1sj1B",
+	"O9+Sux4djZ4ADEr5MBsrmrJTMmdDLV3rD7icPjo+7niGJxjwNOJL29CB+JENL+H5svuPWmDl4ZJvAGeM",
+	"oe1MTNpWXnUwGmYgYryJPIVXehBw5xrRxq5jAWIJ5cMltKbYAxKF4fRA4NNu+jilhsYk4z4Ap2hk4KbH",
+	"QD33ME/BzwGNNWDqb7Svw+uGxy4hXJCfZQ4hf+DB6JIf+A0jMdhiMWlLFWF9+lX4MMonfkW12YNv9i6e",
+	"+1Y/HSuOFBpjiDgfcuhtQWocPOgkOSvUZG7QLVB0DPExKgNR2SeMUBKmS879ODJLS/PHotdQLlharG8B",
+	"deUGAnYM/JcxdnQ6tULD+2ihFh26cchIZpmcu6/tVsBsUILfZdMUhbKvGZuRfGZxnnLtALV2R0lFSWZ3",
+	"JpEpI/v9/cPO2UAw6lqjQuNMWvQzEfl0yKA7npwx4SbXpH108JQM2UJC9m+nOxDfKznXEMCJksglz2lm",
+	"Sg+PIJSUUDg5E0HRPEvmu7bNoZrEf8QP38VWbGrDaOrdC9WS8GeEkiEC+I0m8VvFx1zE6JAaMkItcq0a",
+	"4hSfenegcEiH66W6yf1V7y4ITQSR+hxJpvdwQdzTKl85NmDXTH1aFmnDEbZIxSPXHGxSO2hNDppKH7fG",
+	"kJD9BxS+ruFWQOrOOdybe720pMCZkkYmMjsjQP7LDJWKkp/CyYOZyJDZo4hzDBny3SIdB0rVgxOzA5K8",
+	"oZh7lQfveFV9HmCA7lxaMvMs+LcXQPfvajdRb0T200d7tJa6gf308a5W3v4St6Nit3kZYrW96tWC4yIP",
+	"aSjX2eQXMJitveJ4NbRnghNQUmBRfrkd//DiaiCC0Hm+3e12Y+wbxQU57BPNEilSHUEqyJo66DX8f8mC",
+	"4bWJgscRV/LVORSMU1/timckqhKmSA53tBM8Fpa6qx0JGyuV/ugf+oIuw2rfxAApYE0qB21Ub0rR/dW1",
+	"TvBYDxTtLjs5VhooWOsVsjld3lfR4PPT752m17Vi8Xe9XGUQFxxmLpcM7YliekPH4OBQzCjuyrYDarkY",
+	"dzepX7Ge0IPjk+9i8l/E6ngqoZqRCbuttY31GqNMF+SaLar91LCXaaMmtNRkdtt4IgfVT/29p3Rv9PHT",
+	"yVEwrigK5LChL46nUWl1Fe3iXDPQDdAWzVfXAbsRFNdR1RkIEdl3CRHr5z4v2pU2T73bLY8VRqxoVLxh",
+	"etQRd1n3x139YTtxkmIrts/NWG5btSAHt7eEJtdCzjOW+iLn/gCeESoWVriOCcvQwseDlHaXDv1b4RFZ",
+	"+qScxuxby96FmZ5VQMEGndCZ5eyVXA4rrL2RXA7bFhL8pXRB5Ggg0FyWovAu46GzsGKzT2xTF/Zeoj7w",
+	"Y9H89t7eS98Fu/D0dH/OhR3RfxTSwDcfy37UrSdpf3RM95NDdjI8+pYeDJ+mR2x/1P82OaBPh4fHK/0s",
+	"9YxO9zAcxFcO7rHdqrnVW30/sovzx5IUHriHiiOyX3Oe+MPVcfONr9fK3qpu1Pvk/lqbdn1p5Ey7NkZw",
+	"GK1AbWPEMHBzLsgo4+OJwUsDwzNfe6WxdnD16H3Nwf7MHOyt9r25alrjXvQfgwFclaLi6w4HraEtt3d9",
+	"QJ0bg5euw3p4+7wmCxt0rHqw2pSLIq4qFN6+wSECElHdhOFFbQSbpsEdqEB/cgxiDxthxzU5edrr7R98",
+	"2+13+9390yf9J33wRThMLQ/vej5iMyfXebASv4OdBANqI/Y0riQF2MUE1NwE+0BGlYYuvslL9XWMEQ0k",
+	"2e1h/aqiC4IcuSYd1bmLWsirA7wE7ag6VVnUa/VpH5VpGXlREAxMBa4g6NslEEAiZT36x4/ur7kaQyVp",
+	"oqTW1TLFFXxD2EcgMI3f+Mxe7ymq3EcEL3U6Vew6f0Ag3ik3Y2m122Vz9RQd7nZe52VABQ9U0XdvL69Q",
+	"vaXkw/tX2OycJpMy2IFrdwWRqyz2fc3jJbU9xrAQsBtdS/aB8Lcd8ZJteEqc1TfI+/3DZMJu4Q8Wk3bA",
+	"FoUMj4HwvcRhisIodWv9RjtNOarbtmfEsie7Ti7gqkobau0jPoWk1roVeEoQHp4W4BSGJU9XbEtU2AtT",
+	"wUhw/jmAytGdnecHF8XY+742FFZoM2rRwdiLuGKh+ddKu8693yXnaO5AM9g1Vs9AQD9/iJ/Ah6G+FEDu",
+	"nI37FWdjaRW5WrPsFtk7pxmUqJKjkYVdR+TA/nNk/+l2uxGhhkylNuTYI0iT4WIgHMPrRM4YwjsxU9iq",
+	"XJNUydnMlUUB68mLTu/T95gGX6qCG4pSgnBRXDaq1K4OfpciYWRm58PHBmIi52BCQQQmdsn3TeU1Ubm7",
+	"3apLDt26+3j3fwMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -38,6 +38,7 @@ type Config struct {
 	TLS      TLS      `yaml:"tls"`
 	Auth     Auth     `yaml:"auth"`
 	Delivery Delivery `yaml:"delivery"`
+	Submit   Submit   `yaml:"submit"`
 	Password Password `yaml:"password"`
 	// ShutdownTimeout bounds how long in-flight work may take after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -68,7 +69,8 @@ type Store struct {
 	RefsCache int `yaml:"refs_cache"`
 	// BlobDir defaults to DataDir/blobs.
 	BlobDir string `yaml:"blob_dir"`
-	// JournalRetention is how long change-journal entries are kept.
+	// JournalRetention is how long change-journal entries are kept (default
+	// 7 days); an update stream resuming from an older cursor gets a reset.
 	JournalRetention time.Duration `yaml:"journal_retention"`
 	// MongoURI is the MongoDB connection string of the mongodb backend
 	// (a replica set in production: docs/deployment.md).
@@ -116,6 +118,34 @@ type POP3 struct {
 	// DeleAction is what DELE does at QUIT: "trash" (move to Trash) or
 	// "expunge" (remove).
 	DeleAction string `yaml:"dele_action"`
+}
+
+// Submit configures mail sent through the API (POST /users/{user}/submit).
+type Submit struct {
+	// Relay is the outbound SMTP server (smarthost) that receives mail
+	// for recipients who are not local users; an empty Addr disables it.
+	Relay Relay `yaml:"relay"`
+}
+
+// Relay configures the outbound SMTP relay (package mail/relay).
+type Relay struct {
+	// Addr is host:port, e.g. "smtp.example.net:587".
+	Addr string `yaml:"addr"`
+	// TLS is "starttls" (default; refuses to send if it is not offered),
+	// "tls" (implicit TLS, port 465) or "none" (loopback only unless
+	// AllowPlaintext).
+	TLS string `yaml:"tls"`
+	// Username and Password authenticate with AUTH PLAIN (over TLS).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// HeloName is the name given in EHLO (default: the host name).
+	HeloName string `yaml:"helo_name"`
+	// Timeout bounds each SMTP command and the message transfer.
+	Timeout time.Duration `yaml:"timeout"`
+	// AllowPlaintext permits tls "none" to a non-loopback relay.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// InsecureSkipVerify accepts any relay certificate (testing only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // TLS names the certificate shared by IMAP and POP3. Empty paths: a
@@ -236,7 +266,7 @@ func Default() Config {
 		Store: Store{
 			Backend:                "sqlite",
 			Sync:                   "full",
-			JournalRetention:       30 * 24 * time.Hour,
+			JournalRetention:       7 * 24 * time.Hour,
 			SearchMaxWordExpansion: 1000,
 			RefsCache:              500000,
 			MongoDatabase:          "eider",
@@ -273,6 +303,7 @@ func Default() Config {
 			SpamValue:       "YES",
 			DuplicateWindow: 24 * time.Hour,
 		},
+		Submit:          Submit{Relay: Relay{TLS: "starttls", Timeout: time.Minute}},
 		Password:        Password{Time: 1, Memory: 64 * 1024, Threads: 2},
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -412,6 +443,9 @@ func (c Config) validate() error {
 	}
 	if c.Store.RefsCache < 0 {
 		errs = append(errs, fmt.Errorf("store.refs_cache %d: must be 0 (off) or positive", c.Store.RefsCache))
+	}
+	if c.Store.JournalRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("store.journal_retention %v: must be at least 1m", c.Store.JournalRetention))
 	}
 	if c.Store.SearchMaxWordExpansion <= 0 {
 		errs = append(errs, fmt.Errorf("store.search_max_word_expansion %d: must be positive", c.Store.SearchMaxWordExpansion))

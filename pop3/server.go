@@ -292,3 +292,10 @@ func (s *Server) Close() error {
 	}
 	return nil
 }
+
+// Sessions is the number of open sessions (GET /metrics reads it).
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}

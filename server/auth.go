@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eidermail/eider/mail/store"
@@ -64,6 +65,9 @@ type tokenPayload struct {
 	User    string `json:"u"`
 	Expires int64  `json:"e"`
 	PwFP    string `json:"p"`
+	// Issued (Unix ns) is compared with the user's TokensRevoked: DELETE
+	// /authenticate voids every token issued at or before that time.
+	Issued int64 `json:"i,omitempty"`
 }
 
 // tokens issues and checks user tokens.
@@ -71,7 +75,19 @@ type tokens struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
+
+	// seen holds the payloads of tokens whose signature verified, by
+	// token: a client sends the same token with every request, and the
+	// HMAC and the JSON decoding cost as much as the rest of a cheap
+	// request. Only the signature check is remembered (a payload is a
+	// function of the token and the secret); expiry and the user checks
+	// run on every request. Emptied when it holds maxSeenTokens.
+	mu   sync.Mutex
+	seen map[string]*tokenPayload
 }
+
+// maxSeenTokens bounds tokens.seen.
+const maxSeenTokens = 4096
 
 func pwFingerprint(hash string) string {
 	s := sha256.Sum256([]byte(hash))
@@ -80,7 +96,7 @@ func pwFingerprint(hash string) string {
 
 func (t *tokens) issue(u *store.User) (string, time.Time) {
 	exp := t.now().Add(t.ttl).Truncate(time.Second)
-	p, _ := json.Marshal(tokenPayload{User: u.ID, Expires: exp.Unix(), PwFP: pwFingerprint(u.PasswordHash)})
+	p, _ := json.Marshal(tokenPayload{User: u.ID, Expires: exp.Unix(), PwFP: pwFingerprint(u.PasswordHash), Issued: t.now().UnixNano()})
 	head := "v1." + base64.RawURLEncoding.EncodeToString(p)
 	return head + "." + t.sign(head), exp
 }
@@ -94,6 +110,30 @@ func (t *tokens) sign(head string) string {
 // verify checks a token's signature and expiry and returns its payload; the
 // caller still checks the user (exists, enabled, same password).
 func (t *tokens) verify(tok string) (*tokenPayload, error) {
+	t.mu.Lock()
+	p, ok := t.seen[tok]
+	t.mu.Unlock()
+	if !ok {
+		var err error
+		if p, err = t.verifySignature(tok); err != nil {
+			return nil, err
+		}
+		t.mu.Lock()
+		if t.seen == nil || len(t.seen) >= maxSeenTokens {
+			t.seen = make(map[string]*tokenPayload)
+		}
+		t.seen[tok] = p
+		t.mu.Unlock()
+	}
+	if t.now().Unix() >= p.Expires {
+		return nil, errors.New("token expired")
+	}
+	cp := *p // callers get their own copy
+	return &cp, nil
+}
+
+// verifySignature checks a token's signature and decodes its payload.
+func (t *tokens) verifySignature(tok string) (*tokenPayload, error) {
 	i := strings.LastIndexByte(tok, '.')
 	if !strings.HasPrefix(tok, "v1.") || i <= 3 {
 		return nil, errors.New("malformed token")
@@ -109,9 +149,6 @@ func (t *tokens) verify(tok string) (*tokenPayload, error) {
 	var p tokenPayload
 	if err := json.Unmarshal(b, &p); err != nil || p.User == "" {
 		return nil, errors.New("malformed token")
-	}
-	if t.now().Unix() >= p.Expires {
-		return nil, errors.New("token expired")
 	}
 	return &p, nil
 }
@@ -197,6 +234,9 @@ func (h *Handlers) authenticate(ctx context.Context, r *http.Request) (*principa
 	}
 	if subtle.ConstantTimeCompare([]byte(pwFingerprint(u.PasswordHash)), []byte(p.PwFP)) != 1 {
 		return nil, errUnauthorized("token revoked by a password change")
+	}
+	if !u.TokensRevoked.IsZero() && p.Issued <= u.TokensRevoked.UnixNano() {
+		return nil, errUnauthorized("token revoked")
 	}
 	return &principal{userID: u.ID}, nil
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,4 +197,49 @@ func TestSecretKeptInDataDir(t *testing.T) {
 	if _, err := server.New(e.svc, server.Options{}); err == nil {
 		t.Error("no secret and no data directory was accepted")
 	}
+}
+
+// DELETE /authenticate voids every token of the caller issued until then,
+// also on another instance sharing the store; later tokens work, and the
+// admin token cannot be revoked.
+func TestRevokeTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, tok1 := e.user("rhea", "pw", "rhea@example.com")
+	login := func() string {
+		r, err := e.client("").AuthenticateWithResponse(ctx, api.AuthRequest{Username: "rhea", Password: "pw"})
+		if err != nil || r.JSON200 == nil {
+			t.Fatalf("login: %v %s", err, r.Body)
+		}
+		return r.JSON200.Token
+	}
+	tok2 := login()
+	// A second instance on the same store (and token secret).
+	h2, err := server.New(e.svc, server.Options{AdminToken: adminToken, DataDir: e.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv2 := httptest.NewServer(h2)
+	defer srv2.Close()
+	other := &env{t: t, svc: e.svc, url: srv2.URL}
+	if r, _ := other.client(tok2).GetUserWithResponse(ctx, "me"); r.StatusCode() != 200 {
+		t.Fatalf("token on the second instance before revocation: %d", r.StatusCode())
+	}
+
+	r, err := e.client(tok1).RevokeTokensWithResponse(ctx)
+	if err != nil || r.StatusCode() != 204 {
+		t.Fatalf("revoke: %v %d %s", err, r.StatusCode(), r.Body)
+	}
+	for _, c := range []*api.ClientWithResponses{e.client(tok1), e.client(tok2), other.client(tok1), other.client(tok2)} {
+		g, _ := c.GetUserWithResponse(ctx, "me")
+		problemCode(t, g.StatusCode(), g.Body, 401)
+	}
+	tok3 := login()
+	if g, _ := other.client(tok3).GetUserWithResponse(ctx, "me"); g.StatusCode() != 200 {
+		t.Fatalf("a token issued after the revocation: %d %s", g.StatusCode(), g.Body)
+	}
+	a, _ := e.admin.RevokeTokensWithResponse(ctx)
+	problemCode(t, a.StatusCode(), a.Body, 403)
+	n, _ := e.client("").RevokeTokensWithResponse(ctx)
+	problemCode(t, n.StatusCode(), n.Body, 401)
 }

@@ -37,6 +37,9 @@ type env struct {
 	svc   *mail.Service
 	url   string
 	admin *api.ClientWithResponses
+	// dataDir holds the token secret (a second server.New on it verifies
+	// the same tokens).
+	dataDir string
 }
 
 func newEnv(t *testing.T, opt ...func(*server.Options)) *env {
@@ -52,7 +55,7 @@ func newEnv(t *testing.T, opt ...func(*server.Options)) *env {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, svc: svc, url: srv.URL}
+	e := &env{t: t, svc: svc, url: srv.URL, dataDir: o.DataDir}
 	e.admin = e.client(adminToken)
 	return e
 }

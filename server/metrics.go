@@ -8,16 +8,18 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/eidermail/eider/mail/metrics"
 )
 
 // latencyBuckets are the upper bounds (seconds) of the request latency
 // histogram.
 var latencyBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// metrics counts requests per route template and status and keeps one
+// httpMetrics counts requests per route template and status and keeps one
 // latency histogram per route, rendered in the Prometheus text exposition
 // format (version 0.0.4).
-type metrics struct {
+type httpMetrics struct {
 	mu       sync.Mutex
 	requests map[[2]string]uint64 // route, status → count
 	latency  map[string]*histogram
@@ -29,11 +31,11 @@ type histogram struct {
 	n      uint64
 }
 
-func newMetrics() *metrics {
-	return &metrics{requests: map[[2]string]uint64{}, latency: map[string]*histogram{}}
+func newMetrics() *httpMetrics {
+	return &httpMetrics{requests: map[[2]string]uint64{}, latency: map[string]*histogram{}}
 }
 
-func (m *metrics) middleware(c *gin.Context) {
+func (m *httpMetrics) middleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	route := c.FullPath() // the template, so ids do not blow up the label set
@@ -59,7 +61,7 @@ func (m *metrics) middleware(c *gin.Context) {
 	h.n++
 }
 
-func (m *metrics) render() string {
+func (m *httpMetrics) render() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var b strings.Builder
@@ -89,5 +91,7 @@ func (m *metrics) render() string {
 		fmt.Fprintf(&b, "eider_http_request_duration_seconds_sum{route=%q} %g\n", r, h.sum)
 		fmt.Fprintf(&b, "eider_http_request_duration_seconds_count{route=%q} %d\n", r, h.n)
 	}
+	// Deliveries, sessions of every front-end in this process, runtime.
+	metrics.Default.WriteTo(&b)
 	return b.String()
 }

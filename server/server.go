@@ -17,6 +17,8 @@ import (
 	"github.com/eidermail/eider/api"
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/delivery"
+	"github.com/eidermail/eider/mail/metrics"
+	"github.com/eidermail/eider/mail/relay"
 	"github.com/eidermail/eider/mail/throttle"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -48,11 +50,17 @@ type Options struct {
 	// built from MaxLoginFailures and LoginFailureWindow. mail/cluster's
 	// Redis limiter shares the counts between instances.
 	LoginLimiter throttle.LoginLimiter
+	// TicketNonces makes update-stream tickets single-use across every
+	// instance (Redis in distributed mode); nil: per instance.
+	TicketNonces NonceStore
 	// SpamHeader and SpamValue are the Junk rule applied when submitted
 	// mail is delivered to local users (as for LMTP; see package delivery).
 	SpamHeader, SpamValue string
 	// Updates bound the live change streams (see UpdatesOptions).
 	Updates UpdatesOptions
+	// Relay, when set, receives submitted mail for recipients that are not
+	// local users (submit.go); nil: they are reported as not delivered.
+	Relay *relay.Relay
 }
 
 // Handlers implements the generated strict server interface.
@@ -63,12 +71,15 @@ type Handlers struct {
 	tokens     *tokens
 	limiter    throttle.LoginLimiter
 	router     routers.Router
-	metrics    *metrics
+	metrics    *httpMetrics
 	deliverer  *delivery.Deliverer
+	relay      *relay.Relay // nil: no outbound relay
 	updates    UpdatesOptions
 	streams    *streamCounter
 	followers  followerHub // one journal follower per user with live streams (updates_follow.go)
 	tickets    *usedTickets
+	// ticketNonces shares redeemed ticket nonces across instances (nil: none).
+	ticketNonces NonceStore
 }
 
 var _ api.StrictServerInterface = (*Handlers)(nil)
@@ -117,11 +128,16 @@ func New(svc *mail.Service, o Options) (http.Handler, error) {
 		metrics:    newMetrics(),
 		// Local delivery of submitted mail: Junk rules as for LMTP, no
 		// duplicate suppression (a user may send the same message twice).
-		deliverer: delivery.New(svc, delivery.Options{SpamHeader: o.SpamHeader, SpamValue: o.SpamValue, Log: o.Log}),
-		updates:   o.Updates,
-		streams:   &streamCounter{max: o.Updates.MaxPerUser, n: map[string]int{}},
-		tickets:   &usedTickets{used: map[string]int64{}},
+		deliverer:    delivery.New(svc, delivery.Options{SpamHeader: o.SpamHeader, SpamValue: o.SpamValue, Log: o.Log}),
+		relay:        o.Relay,
+		updates:      o.Updates,
+		streams:      &streamCounter{max: o.Updates.MaxPerUser, n: map[string]int{}},
+		tickets:      &usedTickets{used: map[string]int64{}},
+		ticketNonces: o.TicketNonces,
 	}
+
+	metrics.Default.GaugeFunc("eider_sessions", "Open sessions by protocol.",
+		func() float64 { return float64(h.streams.total()) }, "protocol", "updates")
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()

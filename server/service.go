@@ -66,3 +66,18 @@ func (h *Handlers) Authenticate(ctx context.Context, req api.AuthenticateRequest
 	tok, exp := h.tokens.issue(u)
 	return api.Authenticate200JSONResponse{Token: tok, Expires: exp.UTC(), User: u.ID}, nil
 }
+
+// RevokeTokens voids every token of the caller issued until now, on every
+// instance: the time is stored with the user and checked by authenticate.
+func (h *Handlers) RevokeTokens(ctx context.Context, _ api.RevokeTokensRequestObject) (api.RevokeTokensResponseObject, error) {
+	ctx = reqCtx(ctx)
+	p := who(ctx)
+	if p == nil || p.admin {
+		return nil, &apiError{status: 403, code: api.ProblemCodeForbidden, detail: "the admin token comes from the configuration and cannot be revoked"}
+	}
+	now := time.Now()
+	if _, err := h.svc.Store.UpdateUser(ctx, p.userID, store.UserUpdate{TokensRevoked: &now}); err != nil {
+		return nil, fmt.Errorf("revoke tokens: %w", err)
+	}
+	return api.RevokeTokens204Response{}, nil
+}

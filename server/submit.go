@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,13 +14,15 @@ import (
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/address"
 	"github.com/eidermail/eider/mail/delivery"
+	"github.com/eidermail/eider/mail/relay"
 	"github.com/eidermail/eider/mail/store"
 )
 
-// SubmitMessage composes a message, stores it in Sent (seen) and delivers
-// it to the local recipients through package delivery (which adds
-// Return-Path and Delivered-To and applies its Junk rules). Non-local
-// recipients are reported, not relayed: there is no outbound SMTP yet.
+// SubmitMessage composes a message, stores it in Sent (seen), delivers it
+// to the local recipients through package delivery (which adds Return-Path
+// and Delivered-To and applies its Junk rules), and hands the others to the
+// outbound relay when one is configured. The message is stored in Sent
+// before anything is sent, so a failure of delivery or relay never loses it.
 func (h *Handlers) SubmitMessage(ctx context.Context, req api.SubmitMessageRequestObject) (api.SubmitMessageResponseObject, error) {
 	ctx = reqCtx(ctx)
 	id, err := userOf(ctx, req.User)
@@ -82,28 +85,64 @@ func (h *Handlers) SubmitMessage(ctx context.Context, req api.SubmitMessageReque
 	if err != nil {
 		return nil, err
 	}
-	out := api.SubmitMessage201JSONResponse{Message: s, Delivered: []string{}, NotDelivered: []api.Undelivered{}}
+	out := api.SubmitMessage201JSONResponse{Message: s, Delivered: []string{}, Relayed: []string{}, NotDelivered: []api.Undelivered{}}
 	env := &delivery.Envelope{From: from}
+	var remote []string
 	for _, r := range rcpts {
 		rc, err := h.deliverer.Resolve(ctx, r)
 		if err != nil {
-			reason := err.Error()
-			if de, ok := err.(*delivery.Error); ok && de.Code == 550 {
-				reason = "not a local user; outbound relay is not configured"
+			var de *delivery.Error
+			if errors.As(err, &de) && de.Code == 550 {
+				remote = append(remote, r)
+				continue
 			}
-			out.NotDelivered = append(out.NotDelivered, api.Undelivered{Address: r, Reason: reason})
+			out.NotDelivered = append(out.NotDelivered, undelivered(r, err))
 			continue
 		}
 		env.Recipients = append(env.Recipients, *rc)
 	}
-	for _, res := range h.deliverer.Deliver(ctx, env, bytes.NewReader(raw)) {
-		if res.Err != nil {
-			out.NotDelivered = append(out.NotDelivered, api.Undelivered{Address: res.Recipient.Address, Reason: res.Err.Error()})
-		} else {
-			out.Delivered = append(out.Delivered, res.Recipient.Address)
+	if len(env.Recipients) > 0 {
+		for _, res := range h.deliverer.Deliver(ctx, env, bytes.NewReader(raw)) {
+			if res.Err != nil {
+				out.NotDelivered = append(out.NotDelivered, undelivered(res.Recipient.Address, res.Err))
+			} else {
+				out.Delivered = append(out.Delivered, res.Recipient.Address)
+			}
+		}
+	}
+	switch {
+	case len(remote) == 0:
+	case h.relay == nil:
+		for _, r := range remote {
+			out.NotDelivered = append(out.NotDelivered, api.Undelivered{Address: r, Reason: "not a local user; outbound relay is not configured"})
+		}
+	default:
+		for _, res := range h.relay.Send(ctx, from, remote, raw) {
+			if res.Err != nil {
+				h.log.Warn("submit: relay refused a recipient", "relay", h.relay.Addr(), "rcpt", res.Recipient, "err", res.Err)
+				out.NotDelivered = append(out.NotDelivered, undelivered(res.Recipient, res.Err))
+			} else {
+				out.Relayed = append(out.Relayed, res.Recipient)
+			}
 		}
 	}
 	return out, nil
+}
+
+// undelivered reports a recipient the message did not reach; temporary
+// failures (SMTP 4xx, an unreachable relay, a store that is busy) say so.
+func undelivered(addr string, err error) api.Undelivered {
+	u := api.Undelivered{Address: addr, Reason: err.Error()}
+	var re *relay.Error
+	var de *delivery.Error
+	switch {
+	case errors.As(err, &re):
+		u.Temporary = &re.Temporary
+	case errors.As(err, &de):
+		t := de.Code >= 400 && de.Code < 500
+		u.Temporary = &t
+	}
+	return u
 }
 
 // senderAddress is the given From if it is one of the user's addresses

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -20,6 +21,8 @@ import (
 	"github.com/eidermail/eider/lmtp"
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/delivery"
+	"github.com/eidermail/eider/mail/metrics"
+	"github.com/eidermail/eider/mail/relay"
 	"github.com/eidermail/eider/pop3"
 	"github.com/eidermail/eider/server"
 )
@@ -44,7 +47,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 		if err != nil {
 			return fmt.Errorf("http listener: %w", err)
 		}
+		rl, err := newRelay(cfg)
+		if err != nil {
+			return err
+		}
 		h, err := server.New(svc, server.Options{
+			Relay:              rl,
 			Log:                log,
 			AdminToken:         cfg.HTTP.AdminToken,
 			TokenSecret:        cfg.HTTP.TokenSecret,
@@ -53,6 +61,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 			MaxLoginFailures:   cfg.HTTP.MaxLoginFailures,
 			LoginFailureWindow: cfg.HTTP.LoginFailureWindow,
 			LoginLimiter:       limits.logins,
+			TicketNonces:       limits.nonces,
 			SpamHeader:         cfg.Delivery.SpamHeader,
 			SpamValue:          cfg.Delivery.SpamValue,
 			Updates: server.UpdatesOptions{
@@ -80,6 +89,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 		return err
 	}
 	go pruneJournal(ctx, svc.Store, cfg.Store.JournalRetention, log)
+	stopWebhooks := startWebhooks(ctx, svc, log)
+	defer stopWebhooks() // before the store closes (deferred earlier)
 	log.Info("eider started", "backend", cfg.Store.Backend, "db", cfg.Store.SQLitePath, "blobs", cfg.Store.BlobDir)
 
 	select {
@@ -211,6 +222,8 @@ func startMail(cfg config.Config, svc *mail.Service, limits loginLimits, log *sl
 			LoginLimiter:           limits.logins,
 			Log:                    log,
 		})
+		pop := m.pop3
+		metrics.Default.GaugeFunc("eider_sessions", "Open sessions by protocol.", func() float64 { return float64(pop.Sessions()) }, "protocol", "pop3")
 		if cfg.POP3.Listen != "" {
 			if err := listen("pop3", cfg.POP3.Listen, m.pop3.Serve); err != nil {
 				return m, err
@@ -242,6 +255,8 @@ func startMail(cfg config.Config, svc *mail.Service, limits loginLimits, log *sl
 			Hostname:               cfg.Delivery.Hostname,
 			Log:                    log,
 		})
+		im := m.imap
+		metrics.Default.GaugeFunc("eider_sessions", "Open sessions by protocol.", func() float64 { return float64(im.Sessions()) }, "protocol", "imap")
 		if cfg.IMAP.Listen != "" {
 			if err := listen("imap", cfg.IMAP.Listen, m.imap.Serve); err != nil {
 				return m, err
@@ -282,4 +297,26 @@ func (m *mailServers) shutdown(ctx context.Context) {
 		stop("imap", m.imap.Shutdown)
 	}
 	wg.Wait()
+}
+
+// newRelay builds the outbound SMTP relay of submitted mail from
+// submit.relay; nil when no address is configured.
+func newRelay(cfg config.Config) (*relay.Relay, error) {
+	r := cfg.Submit.Relay
+	if r.Addr == "" {
+		return nil, nil
+	}
+	helo := r.HeloName
+	if helo == "" {
+		helo = cfg.Delivery.Hostname
+	}
+	if helo == "" {
+		helo, _ = os.Hostname()
+	}
+	rl, err := relay.New(relay.Options{Addr: r.Addr, TLS: r.TLS, Username: r.Username, Password: r.Password,
+		HeloName: helo, Timeout: r.Timeout, AllowPlaintext: r.AllowPlaintext, InsecureSkipVerify: r.InsecureSkipVerify})
+	if err != nil {
+		return nil, fmt.Errorf("submit.relay: %w", err)
+	}
+	return rl, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/address"
 	"github.com/eidermail/eider/mail/blob"
+	"github.com/eidermail/eider/mail/metrics"
 	"github.com/eidermail/eider/mail/store"
 )
 
@@ -140,6 +141,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, r io.Reader) []R
 		for i := range res {
 			res[i].Err = e
 		}
+		count(&res[0], len(res))
 		d.opt.Log.Warn("delivery failed", "from", env.From, "rcpts", len(res), "err", e)
 		return res
 	}
@@ -173,7 +175,33 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, r io.Reader) []R
 	return res
 }
 
+// Delivery counters for GET /metrics, per recipient.
+var (
+	mDelivered = metrics.Default.Counter("eider_deliveries_total", "Deliveries per recipient, by result.", "result", "delivered")
+	mJunk      = metrics.Default.Counter("eider_deliveries_total", "Deliveries per recipient, by result.", "result", "junk")
+	mDuplicate = metrics.Default.Counter("eider_deliveries_total", "Deliveries per recipient, by result.", "result", "duplicate")
+	mTempFail  = metrics.Default.Counter("eider_deliveries_total", "Deliveries per recipient, by result.", "result", "tempfail")
+	mPermFail  = metrics.Default.Counter("eider_deliveries_total", "Deliveries per recipient, by result.", "result", "permfail")
+)
+
+// count adds n recipients' results to the delivery counters.
+func count(r *Result, n int) {
+	c := mDelivered
+	switch {
+	case r.Err != nil && r.Err.Code >= 500:
+		c = mPermFail
+	case r.Err != nil:
+		c = mTempFail
+	case r.Duplicate:
+		c = mDuplicate
+	case r.Junk:
+		c = mJunk
+	}
+	c.Add(uint64(n))
+}
+
 func (d *Deliverer) logResult(env *Envelope, r *Result) {
+	count(r, 1)
 	if r.Err != nil {
 		d.opt.Log.Warn("delivery failed", "from", env.From, "rcpt", r.Recipient.Address, "code", r.Err.Code, "err", r.Err)
 		return

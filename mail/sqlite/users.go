@@ -42,17 +42,20 @@ func invalid(err error) error {
 	return fmt.Errorf("%w: %w", store.ErrInvalidInput, err)
 }
 
-const userCols = `uno, id, username, password_hash, quota_limit, storage_used, disabled, created`
+const userCols = `uno, id, username, password_hash, quota_limit, storage_used, disabled, created, tokens_revoked`
 
 func scanUser(sc interface{ Scan(...any) error }) (int64, *store.User, error) {
 	var u store.User
-	var uno, created int64
+	var uno, created, revoked int64
 	var disabled int
-	if err := sc.Scan(&uno, &u.ID, &u.Username, &u.PasswordHash, &u.QuotaLimit, &u.StorageUsed, &disabled, &created); err != nil {
+	if err := sc.Scan(&uno, &u.ID, &u.Username, &u.PasswordHash, &u.QuotaLimit, &u.StorageUsed, &disabled, &created, &revoked); err != nil {
 		return 0, nil, err
 	}
 	u.Disabled = disabled != 0
 	u.Created = fromNano(created)
+	if revoked != 0 {
+		u.TokensRevoked = fromNano(revoked)
+	}
 	return uno, &u, nil
 }
 
@@ -194,6 +197,11 @@ func (s *Store) UpdateUser(ctx context.Context, userID string, up store.UserUpda
 		}
 		if up.Disabled != nil {
 			if _, err := t.exec(`UPDATE users SET disabled = ? WHERE uno = ?`, b2i(*up.Disabled), uno); err != nil {
+				return err
+			}
+		}
+		if up.TokensRevoked != nil {
+			if _, err := t.exec(`UPDATE users SET tokens_revoked = max(tokens_revoked, ?) WHERE uno = ?`, up.TokensRevoked.UnixNano(), uno); err != nil {
 				return err
 			}
 		}

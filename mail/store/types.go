@@ -73,6 +73,9 @@ type User struct {
 	StorageUsed int64
 	Disabled    bool
 	Created     time.Time
+	// TokensRevoked voids every API token issued at or before it (zero:
+	// none revoked). It only moves forward.
+	TokensRevoked time.Time
 }
 
 // NewUser is the input of CreateUser.
@@ -89,6 +92,8 @@ type UserUpdate struct {
 	PasswordHash *string
 	QuotaLimit   *int64
 	Disabled     *bool
+	// TokensRevoked is stored only if it is later than the stored value.
+	TokensRevoked *time.Time
 }
 
 // Address is an e-mail address owned by a user.
@@ -158,6 +163,11 @@ type Message struct {
 	MessageID      string
 	Intro          string
 	HasAttachments bool
+	// Summary is the opaque list-ready summary written by package mail
+	// (the address lists, JSON): a listing needs it and not Meta. Fetch
+	// returns it with or without Meta; nil for messages stored before it
+	// existed and not backfilled.
+	Summary []byte
 	// Segments rebuild the raw message byte for byte (see package blob).
 	Segments []blob.Segment
 	// Meta is the opaque precomputed structure from package mimetree (JSON).
@@ -173,6 +183,8 @@ type NewMessage struct {
 	Size         int64
 	Segments     []blob.Segment
 	Meta         []byte
+	// Summary is kept and returned as Message.Summary.
+	Summary []byte
 
 	// Search and listing fields, already decoded to UTF-8 by the parser.
 	Subject string
@@ -275,6 +287,12 @@ type Change struct {
 	Name    string
 	OldName string
 	Time    time.Time
+	// SourceMailboxID and SourceUID name the message a ChangeExists entry
+	// was copied or moved from (RFC 3501 §6.4.7 COPY, RFC 6851 MOVE);
+	// empty/0 for an append. Moved tells a move from a copy.
+	SourceMailboxID string
+	SourceUID       uint32
+	Moved           bool
 }
 
 // Check is the report of a consistency check.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/eidermail/eider/mail/store"
 )
@@ -55,6 +56,23 @@ func testUsers(t *testing.T, h *harness) {
 	}
 	_, err = s.UpdateUser(ctx, "000000000000000000000000", store.UserUpdate{PasswordHash: &pw})
 	wantErr(t, "UpdateUser(unknown)", err, store.ErrNotFound)
+
+	// Token revocation: stored to the nanosecond, and only moves forward.
+	if !up.TokensRevoked.IsZero() {
+		t.Fatalf("new user has tokens revoked at %v", up.TokensRevoked)
+	}
+	later := time.Unix(1_900_000_000, 123456789).UTC()
+	earlier := later.Add(-time.Hour)
+	up, err = s.UpdateUser(ctx, u.ID, store.UserUpdate{TokensRevoked: &later})
+	noErr(t, "UpdateUser(revoke tokens)", err)
+	if !up.TokensRevoked.Equal(later) || up.PasswordHash != "h2" {
+		t.Fatalf("UpdateUser(revoke) = %+v, want revoked at %v", up, later)
+	}
+	up, err = s.UpdateUser(ctx, u.ID, store.UserUpdate{TokensRevoked: &earlier})
+	noErr(t, "UpdateUser(earlier revocation)", err)
+	if g, _ := s.GetUser(ctx, u.ID); !up.TokensRevoked.Equal(later) || !g.TokensRevoked.Equal(later) {
+		t.Fatalf("an earlier revocation time replaced a later one: %v / %v", up.TokensRevoked, g.TokensRevoked)
+	}
 
 	// List with paging, ordered by ID.
 	ids := map[string]bool{u.ID: true}

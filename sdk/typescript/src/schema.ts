@@ -60,7 +60,15 @@ export interface paths {
          *     answered with 429 for a while.
          */
         post: operations["authenticate"];
-        delete?: never;
+        /**
+         * Revoke the caller's tokens (log out everywhere)
+         * @description Voids the bearer token of the request and every other token issued
+         *     to the same user until now, on every instance (the revocation time
+         *     is stored with the user). Tokens issued afterwards work. Changing
+         *     the password also voids all earlier tokens. The admin token comes
+         *     from the configuration and cannot be revoked here (403).
+         */
+        delete: operations["revokeTokens"];
         options?: never;
         head?: never;
         patch?: never;
@@ -472,9 +480,14 @@ export interface paths {
          *     multipart/alternative, attachments in multipart/mixed, Bcc left out
          *     of the header), stores it in the user's Sent mailbox (seen), and
          *     delivers it to every recipient that is a local user (their INBOX,
-         *     or Junk by the usual delivery rules). Recipients that are not local
-         *     are listed in `notDelivered`: relaying through an outbound SMTP
-         *     server is not implemented yet.
+         *     or Junk by the usual delivery rules). The other recipients are
+         *     handed to the outbound SMTP relay when one is configured
+         *     (`submit.relay` in the configuration), in one SMTP transaction:
+         *     those it accepts are listed in `relayed` (the relay then queues and
+         *     delivers them), those it refuses in `notDelivered` with its reply.
+         *     Without a relay they are listed in `notDelivered`. The message is
+         *     in Sent either way; `temporary` marks recipients for which sending
+         *     again later may succeed.
          */
         post: operations["submitMessage"];
         delete?: never;
@@ -550,6 +563,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhooks (admin) */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook (admin)
+         * @description Events that happen after the creation are delivered (no replay of
+         *     older ones). The secret is never returned.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhook}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id. */
+                webhook: string;
+            };
+            cookie?: never;
+        };
+        /** Get a webhook (admin) */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook (admin)
+         * @description Stops its deliveries (an attempt in flight may still arrive).
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -567,10 +626,23 @@ export interface components {
          *     `oldName` for `mailbox.renamed`). `reset` carries only `cursor`: the
          *     requested cursor is no longer in the journal; reload, then continue
          *     from this cursor.
+         *
+         *     `message.moved` replaces `message.created` for a message moved in
+         *     from another mailbox (the matching `message.deleted` in the source
+         *     follows); it and a copy's `message.created` carry `sourceMailbox` and
+         *     `sourceUid`. A message moved or copied into the user's `\Junk`
+         *     mailbox is followed by `message.junk`, one moved out of it by
+         *     `message.notjunk` (same cursor, `mailbox` is the destination).
+         *     After each batch of changes, `mailbox.counters` gives `total`,
+         *     `unseen` and `size` of every mailbox whose messages changed, and
+         *     `user.quota` gives `used` and `limit` (0: unlimited) when messages
+         *     were added or removed (values at the time of reading, also on a
+         *     replay). Several events may share one cursor; a stream resumed from
+         *     a cursor continues after all of them.
          */
         Event: {
             /** @enum {string} */
-            type: "message.created" | "message.deleted" | "message.flags" | "mailbox.created" | "mailbox.renamed" | "mailbox.deleted" | "mailbox.subscription" | "reset";
+            type: "message.created" | "message.deleted" | "message.flags" | "mailbox.created" | "mailbox.renamed" | "mailbox.deleted" | "mailbox.subscription" | "message.moved" | "message.junk" | "message.notjunk" | "mailbox.counters" | "user.quota" | "reset";
             /** Format: int64 */
             cursor: number;
             mailbox?: string;
@@ -582,8 +654,69 @@ export interface components {
             flags?: string[];
             name?: string;
             oldName?: string;
+            /** @description Mailbox a moved or copied message came from. */
+            sourceMailbox?: string;
+            /**
+             * Format: int64
+             * @description Its UID there.
+             */
+            sourceUid?: number;
+            /** Format: int64 */
+            total?: number;
+            /** Format: int64 */
+            unseen?: number;
+            /**
+             * Format: int64
+             * @description Sum of the mailbox's message sizes in bytes.
+             */
+            size?: number;
+            /**
+             * Format: int64
+             * @description Storage used by the user in bytes.
+             */
+            used?: number;
+            /**
+             * Format: int64
+             * @description The user's quota in bytes; 0 is unlimited.
+             */
+            limit?: number;
             /** Format: date-time */
             time?: string;
+        };
+        WebhookCreate: {
+            /**
+             * Format: uri
+             * @description An http or https URL.
+             */
+            url: string;
+            /** @description The HMAC-SHA256 key of the `Eider-Signature` header. */
+            secret: string;
+            /** @description Event types to deliver; absent or empty means all. */
+            events?: string[];
+            /** @description User ids whose events are delivered; absent or empty means all. */
+            users?: string[];
+        };
+        Webhook: {
+            id: string;
+            url: string;
+            events: string[];
+            users: string[];
+            /** Format: date-time */
+            created: string;
+        };
+        WebhookList: {
+            webhooks: components["schemas"]["Webhook"][];
+        };
+        /**
+         * @description The body of a webhook POST. `id` and `attempt` repeat the
+         *     `Eider-Delivery` and `Eider-Attempt` headers.
+         */
+        WebhookDelivery: {
+            id: string;
+            attempt: number;
+            webhook: string;
+            user: string;
+            event: components["schemas"]["Event"];
         };
         /** @description An RFC 9457 problem detail. */
         Problem: {
@@ -930,14 +1063,21 @@ export interface components {
             message: components["schemas"]["MessageSummary"];
             /** @description Local recipients the message was delivered to. */
             delivered: string[];
+            /** @description Other recipients, accepted by the outbound SMTP relay. */
+            relayed: string[];
             /** @description Recipients the message did not reach, with the reason. */
             notDelivered: components["schemas"]["Undelivered"][];
         };
         Undelivered: {
             /** @example carol@elsewhere.example */
             address: string;
-            /** @example not a local user; outbound relay is not configured */
+            /** @example relay: 550 5.1.1 no such user */
             reason: string;
+            /**
+             * @description True when the failure is temporary (an SMTP 4xx reply, or the
+             *     relay could not be reached): submitting again later may succeed.
+             */
+            temporary?: boolean;
         };
         MessageUpdate: {
             seen?: boolean;
@@ -1168,6 +1308,27 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    revokeTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
         };
     };
@@ -2199,6 +2360,123 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UpdatesTicket"];
                 };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every webhook, ordered by id. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://spam-filter.example/eider",
+                 *       "secret": "8d0f5a1c3e6b47a2b9d4e1f07c2a9b35",
+                 *       "events": [
+                 *         "message.junk",
+                 *         "message.notjunk"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    /** @description URL of the new webhook. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id. */
+                webhook: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id. */
+                webhook: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
