@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,5 +277,122 @@ func TestDeleteQueuedMailboxAndUser(t *testing.T) {
 	}
 	if c, err := s.CheckConsistency(ctx); err != nil || len(c.Problems) > 0 {
 		t.Fatalf("check: %v %q", err, c.Problems)
+	}
+}
+
+// TestMixedGroupSplits: when appends and flag changes are queued together,
+// the flag changes commit first in a transaction of their own without
+// fsync (synchronous=NORMAL), and the appends in another with FULL, so a
+// STORE never waits for an append's fsync.
+func TestMixedGroupSplits(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := openTemp(t, "")
+	u, _ := s.CreateUser(ctx, store.NewUser{Username: "mx"})
+	mb, _ := s.FindMailbox(ctx, u.ID, "INBOX")
+	nm := textMessage(0, "mixed", "group")
+	msg, err := prepareAppend(u.ID, mb.ID, nm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modeInChange, modeInAppendGroup string
+	pragma := func(t *wtx) string {
+		var n int
+		t.row(`PRAGMA synchronous`).Scan(&n)
+		return map[int]string{1: "NORMAL", 2: "FULL"}[n]
+	}
+	app := &appendReq{ctx: ctx, msg: msg, m: nm, doc: newFTSDoc(nm), op: "append", done: make(chan error, 1)}
+	change := &appendReq{ctx: ctx, op: "probe", done: make(chan error, 1), fn: func(t *wtx) error {
+		modeInChange = pragma(t)
+		return nil
+	}}
+	after := &appendReq{ctx: ctx, op: "probe", done: make(chan error, 1), fn: func(t *wtx) error {
+		modeInAppendGroup = pragma(t)
+		return nil
+	}}
+	s.wmu.Lock()
+	before := s.groups.Load()
+	s.runGroup([]*appendReq{app, change})
+	commits := s.groups.Load() - before
+	s.runGroup([]*appendReq{after})
+	s.wmu.Unlock()
+	if err := <-app.done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-change.done; err != nil {
+		t.Fatal(err)
+	}
+	<-after.done
+	if commits != 2 || modeInChange != "NORMAL" {
+		t.Fatalf("mixed batch: %d commits, flag change ran with synchronous=%s; want 2 commits and NORMAL", commits, modeInChange)
+	}
+	if modeInAppendGroup != "NORMAL" {
+		t.Fatalf("a later change-only group ran with %s", modeInAppendGroup)
+	}
+	if m, err := s.GetMessage(ctx, u.ID, msg.ID); err != nil || m.UID != 1 {
+		t.Fatalf("the append of the mixed batch: %v %+v", err, m)
+	}
+}
+
+// TestExpungeUsesDeletedIndex: EXPUNGE finds \Deleted messages through the
+// partial index of migration 0008, not by reading the whole mailbox; the
+// query's term must stay written as the index's WHERE for that.
+func TestExpungeUsesDeletedIndex(t *testing.T) {
+	ctx := context.Background()
+	if sysDeleted != 8 {
+		t.Fatal("sysDeleted is no longer bit 8: migration 0008's index and deletedTerm must follow it")
+	}
+	s, _, _ := openTemp(t, "")
+	q := `EXPLAIN QUERY PLAN SELECT mno, id, uid, size, sys, flags FROM messages WHERE mbx = ?` + deletedTerm + ` ORDER BY uid`
+	rows, err := s.r.QueryContext(ctx, q, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if p := strings.Join(plan, "; "); !strings.Contains(p, "messages_deleted") {
+		t.Fatalf("plan %q does not use messages_deleted", p)
+	}
+}
+
+// TestConcurrentFirstListings: read transactions that meet a statement not
+// yet cached must not wait for a free pool connection while holding one
+// (with every connection held that way, they would wait forever).
+func TestConcurrentFirstListings(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := openTemp(t, "")
+	u, _ := s.CreateUser(ctx, store.NewUser{Username: "cf"})
+	mb, _ := s.FindMailbox(ctx, u.ID, "INBOX")
+	if _, err := s.Append(ctx, u.ID, mb.ID, textMessage(0, "s", "b")); err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		go func() {
+			<-start
+			_, err := s.ListRefs(ctx, u.ID, mb.ID)
+			errs <- err
+		}()
+	}
+	close(start)
+	deadline := time.After(20 * time.Second)
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d concurrent ListRefs still waiting: the read pool is deadlocked", n-i, n)
+		}
 	}
 }

@@ -72,13 +72,13 @@ func (s *Store) Changes(ctx context.Context, userID, mailboxID string, afterSeq 
 
 // LastChange returns the user's highest journal Seq, 0 if none.
 func (s *Store) LastChange(ctx context.Context, userID string) (int64, error) {
-	uno, err := userNo(ctx, s.r, userID)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: last change: %w", err)
-	}
+	// One statement (it runs after every write, for the bus beacon): no
+	// row means no such user.
 	var seq int64
-	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM journal WHERE uno = ?`, uno).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("sqlite: last change: %w", err)
+	err := s.r.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM journal WHERE uno = u.uno)
+		FROM users u WHERE u.id = ?`, userID).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: last change: %w", notFound(err, "user "+userID))
 	}
 	return seq, nil
 }

@@ -144,6 +144,24 @@ func (s *Store) enqueue(req *appendReq) error {
 // whose last reference the group dropped are deleted after the commit,
 // still under wmu (as in update).
 func (s *Store) runGroup(batch []*appendReq) {
+	// Flag changes and expunges need no fsync; appends do. When both are
+	// queued, the changes commit first in their own transaction, so that
+	// they are not held back by the appends' fsync. The writes of one
+	// batch come from different callers (each waits for its own), so
+	// they have no order among themselves to keep.
+	var changes, appends []*appendReq
+	for _, r := range batch {
+		if r.fn != nil {
+			changes = append(changes, r)
+		} else {
+			appends = append(appends, r)
+		}
+	}
+	if len(changes) > 0 && len(appends) > 0 {
+		s.runGroup(changes)
+		s.runGroup(appends)
+		return
+	}
 	errs := make([]error, len(batch))
 	fail := func(what string, err error) {
 		for i, r := range batch {
@@ -867,6 +885,11 @@ func (s *Store) Delete(ctx context.Context, userID, mailboxID string, set store.
 	return s.remove(ctx, "delete", userID, mailboxID, set, false)
 }
 
+// deletedTerm selects messages with \Deleted; it is written exactly as the
+// WHERE of the partial index messages_deleted (migration 0008), so that
+// EXPUNGE reads only those rows.
+const deletedTerm = " AND sys & 8 != 0"
+
 func (s *Store) remove(ctx context.Context, op, userID, mailboxID string, set store.UIDSet, onlyDeleted bool) (*store.ExpungeResult, error) {
 	res := &store.ExpungeResult{}
 	err := s.groupUpdate(ctx, op, func(t *wtx) error {
@@ -879,7 +902,7 @@ func (s *Store) remove(ctx context.Context, op, userID, mailboxID string, set st
 		}
 		extra := ""
 		if onlyDeleted {
-			extra = fmt.Sprintf(" AND sys & %d != 0", sysDeleted)
+			extra = deletedTerm
 		}
 		msgs, err := selectMsgs(t, mbx, set, extra)
 		if err != nil || len(msgs) == 0 {

@@ -13,12 +13,13 @@ import (
 // variable input stops being cached once the cache holds maxStmts entries.
 type readPool struct {
 	*sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	mu        sync.Mutex
+	stmts     map[string]*sql.Stmt
+	preparing map[string]bool // being prepared in the background (rtx)
 }
 
 func newReadPool(db *sql.DB) *readPool {
-	return &readPool{DB: db, stmts: map[string]*sql.Stmt{}}
+	return &readPool{DB: db, stmts: map[string]*sql.Stmt{}, preparing: map[string]bool{}}
 }
 
 func (p *readPool) stmt(ctx context.Context, q string) *sql.Stmt {
@@ -68,4 +69,62 @@ func (p *readPool) Close() error {
 	p.stmts = map[string]*sql.Stmt{}
 	p.mu.Unlock()
 	return p.DB.Close()
+}
+
+// rtx is a read transaction (one snapshot) whose queries go through the
+// pool's statement cache: Tx.StmtContext reuses the statement already
+// prepared on the transaction's connection.
+type rtx struct {
+	*sql.Tx
+	p *readPool
+}
+
+// begin starts a read transaction on the pool.
+func (p *readPool) begin(ctx context.Context, opts *sql.TxOptions) (*rtx, error) {
+	tx, err := p.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &rtx{Tx: tx, p: p}, nil
+}
+
+// cached returns the cached statement for q, or nil. It never prepares in
+// the caller's goroutine: preparing on the pool needs a free connection,
+// and a transaction holding one while every other connection is held the
+// same way would wait forever. A missing statement is prepared in the
+// background instead, and this use runs the query unprepared.
+func (t *rtx) cached(q string) *sql.Stmt {
+	p := t.p
+	p.mu.Lock()
+	st, ok := p.stmts[q]
+	start := !ok && !p.preparing[q] && len(p.stmts)+len(p.preparing) < maxStmts
+	if start {
+		p.preparing[q] = true
+	}
+	p.mu.Unlock()
+	if start {
+		go func() {
+			p.stmt(context.Background(), q)
+			p.mu.Lock()
+			delete(p.preparing, q)
+			p.mu.Unlock()
+		}()
+	}
+	return st
+}
+
+// QueryContext runs q through the statement cache.
+func (t *rtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.cached(q); st != nil {
+		return t.Tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, q, args...)
+}
+
+// QueryRowContext runs q through the statement cache.
+func (t *rtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.cached(q); st != nil {
+		return t.Tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
 }

@@ -50,9 +50,14 @@ import (
 // listing cache holds across mailboxes (about 100 bytes each).
 const DefaultRefsCache = 500_000
 
-// refsCacheMin is the smallest mailbox whose refs are cached: smaller ones
-// are read in well under a millisecond.
-const refsCacheMin = 2048
+// refsCacheMin is the smallest mailbox whose refs are cached. A busy IMAP
+// session lists its mailbox on every SELECT and FETCH 1:* (FLAGS); even a
+// few hundred rows cost more to read than a delta merge.
+const refsCacheMin = 64
+
+// refsSnapMin is the smallest listing persisted in refs_snapshot: smaller
+// ones are read in well under a millisecond after a restart.
+const refsSnapMin = 2048
 
 // refsChunk is about how many refs one packed query returns.
 const refsChunk = 16384
@@ -68,7 +73,7 @@ type refsCache struct {
 	mu      sync.Mutex
 	limit   int // most refs held in total; 0: disabled
 	minLen  int // smallest listing kept (refsCacheMin; tests lower it)
-	snapMin int // smallest listing persisted (refs_snapshot.go; refsCacheMin)
+	snapMin int // smallest listing persisted (refs_snapshot.go; refsSnapMin)
 	held    int
 	tick    uint64
 	entries map[int64]*refsEntry // by mailboxes.mbx
@@ -89,7 +94,7 @@ type refsEntry struct {
 }
 
 func newRefsCache(limit int) *refsCache {
-	return &refsCache{limit: max(limit, 0), minLen: refsCacheMin, snapMin: refsCacheMin, entries: map[int64]*refsEntry{}}
+	return &refsCache{limit: max(limit, 0), minLen: refsCacheMin, snapMin: refsSnapMin, entries: map[int64]*refsEntry{}}
 }
 
 // get returns the entry of mbx if it belongs to the same mailbox.
@@ -164,7 +169,7 @@ func (s *Store) ListRefs(ctx context.Context, userID, mailboxID string) ([]store
 // listRefs answers ListRefs; full is set (with mbx) when a first listing
 // read a large mailbox in full, for the caller to persist.
 func (s *Store) listRefs(ctx context.Context, userID, mailboxID string) (refs []store.MessageRef, mbx int64, full *refsEntry, err error) {
-	tx, err := s.r.BeginTx(ctx, nil)
+	tx, err := s.r.begin(ctx, nil)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -255,7 +260,7 @@ func (p *packed) dest() []any { return []any{&p.uids, &p.modseqs, &p.ids, &p.fla
 // refsChunk messages wide if UIDs are evenly spread: at most
 // total/refsChunk+1 queries, and no chunk larger than the mailbox. Every
 // UID is below uidNext.
-func queryAllRefs(ctx context.Context, tx *sql.Tx, mbx, uidNext int64, total int) ([]store.MessageRef, error) {
+func queryAllRefs(ctx context.Context, tx *rtx, mbx, uidNext int64, total int) ([]store.MessageRef, error) {
 	out := make([]store.MessageRef, 0, min(total, 1<<22))
 	cache := map[string][]string{}
 	width := max(refsChunk, uidNext*refsChunk/int64(max(total, 1)))
@@ -275,7 +280,7 @@ func queryAllRefs(ctx context.Context, tx *sql.Tx, mbx, uidNext int64, total int
 
 // queryDelta reads the refs with MODSEQ > modseq through messages_modseq,
 // ascending UID; ok is false when there are limit or more of them.
-func queryDelta(ctx context.Context, tx *sql.Tx, mbx, modseq int64, limit int) ([]store.MessageRef, bool, error) {
+func queryDelta(ctx context.Context, tx *rtx, mbx, modseq int64, limit int) ([]store.MessageRef, bool, error) {
 	var p packed
 	if err := tx.QueryRowContext(ctx, `SELECT `+packedCols+` FROM (SELECT uid, modseq, id, flags
 		FROM messages INDEXED BY messages_modseq WHERE mbx = ? AND modseq > ? LIMIT ?)`,
@@ -317,7 +322,7 @@ func mergeRefs(base, delta []store.MessageRef) []store.MessageRef {
 // queryRefs lists the refs of a mailbox with MODSEQ > modseq (ChangedSince)
 // in chunks of refsChunk, in one read snapshot.
 func queryRefs(ctx context.Context, q *readPool, mbx int64, modseq uint64) ([]store.MessageRef, error) {
-	tx, err := q.BeginTx(ctx, nil)
+	tx, err := q.begin(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

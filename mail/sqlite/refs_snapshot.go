@@ -130,7 +130,7 @@ func decodeRefs(b []byte) ([]store.MessageRef, error) {
 // loadRefsSnapshot returns the persisted listing of a mailbox as a cache
 // entry, or nil when there is none for this mailbox (ID and UIDVALIDITY)
 // or it does not decode (the caller then reads in full and rewrites it).
-func loadRefsSnapshot(ctx context.Context, tx *sql.Tx, mbx int64, mailboxID string, uidValidity int64) (*refsEntry, error) {
+func loadRefsSnapshot(ctx context.Context, tx *rtx, mbx int64, mailboxID string, uidValidity int64) (*refsEntry, error) {
 	var modseq int64
 	var data []byte
 	err := tx.QueryRowContext(ctx, `SELECT modseq, data FROM refs_snapshot

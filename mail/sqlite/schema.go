@@ -328,9 +328,25 @@ func (t *wtx) query(q string, args ...any) (*sql.Rows, error) {
 func (t *wtx) row(q string, args ...any) *sql.Row {
 	st, err := t.stmt(q)
 	if err != nil {
-		return t.QueryRowContext(t.ctx, q, args...) // reports the same error
+		return t.Tx.QueryRowContext(t.ctx, q, args...) // reports the same error
 	}
 	return st.QueryRowContext(t.ctx, args...)
+}
+
+// ExecContext, QueryContext and QueryRowContext make a wtx a querier whose
+// statements come from the cache too (helpers such as mailboxNo and userNo
+// take a querier; through the embedded *sql.Tx they would parse their SQL
+// on every call). The transaction's context is used.
+func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	return t.exec(q, args...)
+}
+
+func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.query(q, args...)
+}
+
+func (t *wtx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	return t.row(q, args...)
 }
 
 // update runs fn in one write transaction and commits it. Errors are
