@@ -140,17 +140,15 @@ func (s *Service) fillSummaries(ctx context.Context, userID, mailboxID string, m
 		if err != nil {
 			return err
 		}
-		if ms[i].Summary, err = json.Marshal(a); err != nil {
-			return fmt.Errorf("message %s: encode summary: %w", f.ID, err)
-		}
+		ms[i].Summary = appendSummary(nil, a)
 	}
 	return nil
 }
 
-// ListAddresses are the address lists of a message, for listings. Encoded
-// as JSON they are the message's Summary (store.Message.Summary), written
-// at append; migrations/sqlite/0004_list_summary.sql builds the same JSON
-// from stored Meta (keys "from", "to", "cc", "bcc", absent when empty).
+// ListAddresses are the address lists of a message, for listings: the
+// content of its Summary (store.Message.Summary; summary.go), written at
+// append; migrations/sqlite/0004_list_summary.sql built them as JSON
+// (keys "from", "to", "cc", "bcc", absent when empty) from stored Meta.
 type ListAddresses struct {
 	From []mimetree.Address `json:"from,omitempty"`
 	To   []mimetree.Address `json:"to,omitempty"`
@@ -159,19 +157,23 @@ type ListAddresses struct {
 }
 
 // encodeSummary builds the Summary of a message at append.
+// (summary.go has the format).
 func encodeSummary(meta *mimetree.Meta) ([]byte, error) {
-	b, err := json.Marshal(ListAddresses{From: meta.From, To: meta.To, Cc: meta.Cc, Bcc: meta.Bcc})
-	if err != nil {
-		return nil, fmt.Errorf("encode summary: %w", err)
-	}
-	return b, nil
+	return appendSummary(nil, &ListAddresses{From: meta.From, To: meta.To, Cc: meta.Cc, Bcc: meta.Bcc}), nil
 }
 
 // Addresses returns the address lists of a stored message: decoded from
 // its Summary when it has one, otherwise from its Meta (see
 // metaAddresses); a message with neither has none.
 func Addresses(m *store.Message) (*ListAddresses, error) {
-	if len(m.Summary) > 0 {
+	if len(m.Summary) > 0 && m.Summary[0] == summaryV1 {
+		a, err := decodeSummary(m.Summary)
+		if err != nil {
+			return nil, fmt.Errorf("message %s: decode summary: %w", m.ID, err)
+		}
+		return a, nil
+	}
+	if len(m.Summary) > 0 { // JSON, from migration 0004
 		var a ListAddresses
 		if err := json.Unmarshal(m.Summary, &a); err != nil {
 			return nil, fmt.Errorf("message %s: decode summary: %w", m.ID, err)
