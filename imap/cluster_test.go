@@ -6,47 +6,15 @@ package imap
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/eidermail/eider/mail/cluster"
-	"github.com/redis/go-redis/v9"
+	"github.com/eidermail/eider/mail/cluster/clustertest"
 )
-
-// twoClusters returns two cluster.Clusters on separate Redis connections,
-// with a key prefix of this test's own (deleted at the end).
-func twoClusters(t *testing.T) (*cluster.Cluster, *cluster.Cluster) {
-	t.Helper()
-	addr := os.Getenv("EIDER_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "eidertest-imap-" + hex.EncodeToString(b[:]) + ":"
-	r1 := redis.NewClient(&redis.Options{Addr: addr})
-	r2 := redis.NewClient(&redis.Options{Addr: addr})
-	if err := r1.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		keys, _ := r1.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			r1.Del(context.Background(), keys...)
-		}
-		r1.Close()
-		r2.Close()
-	})
-	o := cluster.Options{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)}
-	return cluster.New(r1, o), cluster.New(r2, o)
-}
 
 // peer starts a second server on e's store with options o (Service, TLS and
 // the rest filled in from e) and returns an environment addressing it.
@@ -67,7 +35,7 @@ func (e *testEnv) peer(tweak func(*Options)) *testEnv {
 }
 
 func TestClusterLoginLimiter(t *testing.T) {
-	ca, cb := twoClusters(t)
+	ca, cb := clustertest.Two(t, "imap")
 	a := newTestEnv(t, func(o *Options) { o.LoginLimiter = ca.LoginLimiter(3, time.Minute) })
 	b := a.peer(func(o *Options) { o.LoginLimiter = cb.LoginLimiter(3, time.Minute) })
 
@@ -105,7 +73,7 @@ except M.error as e:
 }
 
 func TestClusterConnectionsPerUser(t *testing.T) {
-	ca, cb := twoClusters(t)
+	ca, cb := clustertest.Two(t, "imap")
 	ctrA, ctrB := ca.Connections(time.Minute), cb.Connections(time.Minute)
 	a := newTestEnv(t, func(o *Options) { o.Conns = ctrA; o.MaxConnectionsPerUser = 2 })
 	b := a.peer(func(o *Options) { o.Conns = ctrB; o.MaxConnectionsPerUser = 2 })

@@ -5,49 +5,17 @@ package pop3_test
 // distributed mode).
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/eidermail/eider/mail/cluster"
-	"github.com/eidermail/eider/pop3"
-	"github.com/redis/go-redis/v9"
-)
+	"github.com/eidermail/eider/mail/cluster/clustertest"
 
-// twoClusters returns two cluster.Clusters on separate Redis connections,
-// with a key prefix of this test's own (deleted at the end).
-func twoClusters(t *testing.T) (*cluster.Cluster, *cluster.Cluster) {
-	t.Helper()
-	addr := os.Getenv("EIDER_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "eidertest-pop3-" + hex.EncodeToString(b[:]) + ":"
-	r1 := redis.NewClient(&redis.Options{Addr: addr})
-	r2 := redis.NewClient(&redis.Options{Addr: addr})
-	if err := r1.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		keys, _ := r1.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			r1.Del(context.Background(), keys...)
-		}
-		r1.Close()
-		r2.Close()
-	})
-	o := cluster.Options{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)}
-	return cluster.New(r1, o), cluster.New(r2, o)
-}
+	"github.com/eidermail/eider/pop3"
+)
 
 // peer starts a second POP3 server on e's store and returns an env
 // addressing its plain listener.
@@ -68,7 +36,7 @@ func (e *env) peer(tweak func(*pop3.Options)) *env {
 }
 
 func TestClusterLoginLimiterAndLock(t *testing.T) {
-	ca, cb := twoClusters(t)
+	ca, cb := clustertest.Two(t, "pop3")
 	a := newEnv(t, func(o *pop3.Options) {
 		o.LoginLimiter, o.Locker = ca.LoginLimiter(3, time.Minute), ca.POP3Locker()
 	})

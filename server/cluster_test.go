@@ -5,51 +5,19 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/mail/cluster/clustertest"
+
 	"github.com/eidermail/eider/api"
-	"github.com/eidermail/eider/mail/cluster"
 	"github.com/eidermail/eider/server"
-	"github.com/redis/go-redis/v9"
 )
 
-// twoClusters returns two cluster.Clusters on separate Redis connections,
-// with a key prefix of this test's own (deleted at the end).
-func twoClusters(t *testing.T) (*cluster.Cluster, *cluster.Cluster) {
-	t.Helper()
-	addr := os.Getenv("EIDER_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "eidertest-http-" + hex.EncodeToString(b[:]) + ":"
-	r1 := redis.NewClient(&redis.Options{Addr: addr})
-	r2 := redis.NewClient(&redis.Options{Addr: addr})
-	if err := r1.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		keys, _ := r1.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			r1.Del(context.Background(), keys...)
-		}
-		r1.Close()
-		r2.Close()
-	})
-	o := cluster.Options{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)}
-	return cluster.New(r1, o), cluster.New(r2, o)
-}
-
 func TestLoginRateLimitAcrossInstances(t *testing.T) {
-	ca, cb := twoClusters(t)
+	ca, cb := clustertest.Two(t, "http")
 	const secret = "shared-secret-0123456789"
 	a := newEnv(t, func(o *server.Options) {
 		o.TokenSecret, o.LoginLimiter = secret, ca.LoginLimiter(3, time.Minute)
@@ -102,7 +70,7 @@ func TestLoginRateLimitAcrossInstances(t *testing.T) {
 // Redis (mail/cluster), a ticket that opened a stream on instance A is
 // refused on instance B; with per-instance nonces B would accept it.
 func TestUpdatesTicketSingleUseAcrossInstances(t *testing.T) {
-	ca, cb := twoClusters(t)
+	ca, cb := clustertest.Two(t, "http")
 	const secret = "shared-secret-0123456789"
 	a := newEnv(t, func(o *server.Options) { o.TokenSecret, o.TicketNonces = secret, ca.Nonces() })
 	h, err := server.New(a.svc, server.Options{TokenSecret: secret, TicketNonces: cb.Nonces()})

@@ -2,29 +2,26 @@ package webhook_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/mail/cluster/clustertest"
+
 	"github.com/eidermail/eider/api"
 	"github.com/eidermail/eider/mail"
-	"github.com/eidermail/eider/mail/cluster"
 	"github.com/eidermail/eider/mail/mailtest"
 	"github.com/eidermail/eider/mail/mimetree"
 	"github.com/eidermail/eider/mail/store"
 	"github.com/eidermail/eider/server/webhook"
-	"github.com/redis/go-redis/v9"
 )
 
 const secret = "0123456789abcdef-secret"
@@ -338,31 +335,12 @@ func TestJunkAndResume(t *testing.T) {
 // the real Redis (two connections, as two instances), deliver each event
 // once per webhook.
 func TestOnceAcrossInstances(t *testing.T) {
-	addr := os.Getenv("EIDER_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "eidertest-" + hex.EncodeToString(b[:]) + ":"
-	r1, r2 := redis.NewClient(&redis.Options{Addr: addr}), redis.NewClient(&redis.Options{Addr: addr})
-	if err := r1.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("Redis at %s: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		keys, _ := r1.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			r1.Del(context.Background(), keys...)
-		}
-		r1.Close()
-		r2.Close()
-	})
-	co := cluster.Options{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)}
+	c1, c2 := clustertest.Two(t, "webhook")
 	f := newFixture(t)
 	r := newReceiver(t, nil)
 	f.hook(t, r.srv.URL, string(api.MessageCreated))
-	f.start(t, cluster.New(r1, co), webhook.Options{})
-	f.start(t, cluster.New(r2, co), webhook.Options{})
+	f.start(t, c1, webhook.Options{})
+	f.start(t, c2, webhook.Options{})
 	const n = 20
 	for i := range n {
 		f.append(t, "m"+strconv.Itoa(i))
