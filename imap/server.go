@@ -26,6 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidermail/eider/internal/accept"
+
 	"github.com/eidermail/eider/imap/wire"
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/throttle"
@@ -162,22 +164,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.lns, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if s.isClosing() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay) // accept back-off, not synchronisation
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return accept.Loop(ln, s.isClosing, func(c net.Conn) {
 		ss := newSession(s, c)
 		if reason := s.add(ss); reason != "" {
 			// RFC 3501 §7.1.5: BYE as the greeting refuses the connection.
@@ -185,13 +172,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			c.Write([]byte("* BYE [UNAVAILABLE] " + reason + "\r\n"))
 			c.Close()
 			s.opt.Log.Warn("imap connection refused", "remote", c.RemoteAddr().String(), "reason", reason)
-			continue
+			return
 		}
 		go func() {
 			defer s.remove(ss)
 			ss.run()
 		}()
-	}
+	})
 }
 
 func hostOf(c net.Conn) string {

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidermail/eider/internal/accept"
+
 	"github.com/eidermail/eider/mail"
 	"github.com/eidermail/eider/mail/throttle"
 )
@@ -146,46 +148,28 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.lns, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return accept.Loop(ln, s.isClosing, func(c net.Conn) {
 		if s.slots != nil {
 			select {
 			case s.slots <- struct{}{}:
 			default:
 				c.Write([]byte("-ERR [SYS/TEMP] too many connections, try again later\r\n"))
 				c.Close()
-				continue
+				return
 			}
 		}
 		ss := newSession(s, c)
-		if !s.add(ss) {
+		if !s.add(ss) { // shutting down: the next Accept fails
 			c.Close()
 			s.release()
-			return nil
+			return
 		}
 		go func() {
 			defer s.release()
 			defer s.remove(ss)
 			ss.run()
 		}()
-	}
+	})
 }
 
 func (s *Server) release() {

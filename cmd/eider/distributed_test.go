@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eidermail/eider/internal/tcpproxy"
 
 	"github.com/eidermail/eider/mail/mongo/mongotest"
 	"github.com/emersion/go-imap/v2"
@@ -112,14 +113,14 @@ func TestDistributedTwoInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := &tcpProxy{target: ropts.Addr}
-	rp.start(t)
-	defer rp.stop()
-	rpB := &tcpProxy{target: ropts.Addr}
-	rpB.start(t)
-	defer rpB.stop()
-	envA := distEnv(t, db, prefix, fmt.Sprintf("redis://%s/%d", rp.addr, ropts.DB), prefix+"A")
-	envB := distEnv(t, db, prefix, fmt.Sprintf("redis://%s/%d", rpB.addr, ropts.DB), prefix+"B")
+	rp := &tcpproxy.Proxy{Target: ropts.Addr}
+	rp.Start(t)
+	defer rp.Stop()
+	rpB := &tcpproxy.Proxy{Target: ropts.Addr}
+	rpB.Start(t)
+	defer rpB.Stop()
+	envA := distEnv(t, db, prefix, fmt.Sprintf("redis://%s/%d", rp.Addr, ropts.DB), prefix+"A")
+	envB := distEnv(t, db, prefix, fmt.Sprintf("redis://%s/%d", rpB.Addr, ropts.DB), prefix+"B")
 	cmd := exec.Command(eiderBin, "user", "add", "alice", "s3cret", "alice@example.com")
 	cmd.Env = envA
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -209,8 +210,8 @@ assert M.expunge()[0] == 'OK'`)
 	// sees both messages.
 	pub := redis.NewClient(ropts)
 	defer pub.Close()
-	rp.stop()
-	rpB.stop()
+	rp.Stop()
+	rpB.Stop()
 	waitUntil(t, "A's subscription gone", func() bool {
 		chs, _ := pub.PubSubChannels(context.Background(), prefix+"beacon:*").Result()
 		return len(chs) == 0
@@ -225,8 +226,8 @@ assert M.expunge()[0] == 'OK'`)
 		}()
 	}
 	owg.Wait()
-	rp.start(t)
-	rpB.start(t)
+	rp.Start(t)
+	rpB.Start(t)
 	expect("exists", 3, start, 10*time.Second)
 	if err := idle.Close(); err != nil {
 		t.Fatal(err)
@@ -346,58 +347,6 @@ func redisURL() string {
 		return u
 	}
 	return "redis://127.0.0.1:6379/0"
-}
-
-// tcpProxy forwards TCP connections to target; stop closes the listener
-// and every connection, start listens again on the same address.
-type tcpProxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-}
-
-func (p *tcpProxy) start(t *testing.T) {
-	t.Helper()
-	addr := p.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-}
-
-func (p *tcpProxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 // waitUntil polls an external condition (Redis state) for up to 5s.

@@ -5,16 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/eidermail/eider/internal/tcpproxy"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -209,59 +209,6 @@ func envOr(k, def string) string {
 	return def
 }
 
-// proxy is a TCP forwarder to Redis that the test can stop and start
-// again on the same address: to the bus it is Redis going away and
-// coming back (a restart), without touching the shared test Redis.
-type proxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-}
-
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	addr := p.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // Redis goes away and comes back: while it is away Subscribe still
 // returns (bounded wait) and changes are published to nobody; when it is
 // back the bus re-subscribes and every listener catches up.
@@ -271,10 +218,10 @@ func (p *proxy) stop() {
 // killed (SIGKILL) and started again on the same port.
 func TestRedisRestart(t *testing.T) {
 	t.Run("proxy", func(t *testing.T) {
-		p := &proxy{target: redisAddr()}
-		p.start(t)
-		defer p.stop()
-		testRedisRestart(t, p.addr, redisAddr(), p.stop, func() { p.start(t) })
+		p := &tcpproxy.Proxy{Target: redisAddr()}
+		p.Start(t)
+		defer p.Stop()
+		testRedisRestart(t, p.Addr, redisAddr(), p.Stop, func() { p.Start(t) })
 	})
 	t.Run("redis-server", func(t *testing.T) {
 		srv := startRedisServer(t, "")
