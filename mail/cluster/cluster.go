@@ -166,16 +166,39 @@ func (c *Cluster) Lock(ctx context.Context, key string) (func(), error) {
 
 // POP3Locker returns the POP3 maildrop lock (RFC 1939 §8: one session per
 // maildrop) shared by all instances.
-func (c *Cluster) POP3Locker() pop3.Locker { return pop3Locker{c} }
+//
+// While Redis cannot be reached, POP3 keeps serving from the store (issue
+// 7): the lock is then held in this instance only, which is logged. The
+// in-process lock is always taken as well, so two sessions of one instance
+// never share a maildrop, Redis or not; across instances, exclusion holds
+// whenever Redis answers.
+func (c *Cluster) POP3Locker() pop3.Locker {
+	return &pop3Locker{c: c, local: pop3.NewLocalLocker()}
+}
 
-type pop3Locker struct{ c *Cluster }
+type pop3Locker struct {
+	c     *Cluster
+	local *pop3.LocalLocker
+}
 
-func (p pop3Locker) Lock(ctx context.Context, key string) (func(), error) {
-	unlock, err := p.c.tryLock(ctx, key) // the POP3 server's keys start with "pop3:"
-	if errors.Is(err, ErrLocked) {
-		return nil, pop3.ErrLocked
+func (p *pop3Locker) Lock(ctx context.Context, key string) (func(), error) {
+	unlockLocal, err := p.local.Lock(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	return unlock, err
+	unlock, err := p.c.tryLock(ctx, key) // the POP3 server's keys start with "pop3:"
+	switch {
+	case err == nil:
+		return func() { unlock(); unlockLocal() }, nil
+	case errors.Is(err, ErrLocked):
+		unlockLocal()
+		return nil, pop3.ErrLocked
+	case ctx.Err() != nil:
+		unlockLocal()
+		return nil, err
+	}
+	p.c.o.Logger.Warn("cluster: Redis unreachable: POP3 maildrop lock held in this instance only", "key", key, "err", err)
+	return unlockLocal, nil
 }
 
 // --- failed logins ---

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/internal/tcpproxy"
+
 	"github.com/eidermail/eider/pop3"
 	"github.com/redis/go-redis/v9"
 )
@@ -239,4 +241,34 @@ func TestNoncesSingleUse(t *testing.T) {
 	if err != nil || ttl <= 0 || ttl > time.Minute {
 		t.Fatalf("nonce key TTL %v %v, want within 1m", ttl, err)
 	}
+}
+
+// With Redis away, POP3 logins still get their maildrop lock, held in this
+// instance only: a second session of the same instance is still refused.
+func TestPOP3LockerRedisAway(t *testing.T) {
+	ctx := context.Background()
+	addr := os.Getenv("EIDER_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	p := &tcpproxy.Proxy{Target: addr}
+	p.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer rdb.Close()
+	c := New(rdb, Options{Prefix: "eidertest-away:", Logger: slog.New(slog.DiscardHandler)})
+	l := c.POP3Locker()
+	p.Stop()
+	unlock, err := l.Lock(ctx, "alice")
+	if err != nil {
+		t.Fatalf("lock with Redis away: %v", err)
+	}
+	if _, err := l.Lock(ctx, "alice"); !errors.Is(err, pop3.ErrLocked) {
+		t.Fatalf("second session of the same instance: %v, want pop3.ErrLocked", err)
+	}
+	unlock()
+	again, err := l.Lock(ctx, "alice")
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	again()
 }
