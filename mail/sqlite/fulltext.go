@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -245,18 +246,29 @@ func (b *condBuilder) fullText(t string, bodyOnly bool) (string, error) {
 	// (Placeholders are numbered in order: pending and check add their
 	// arguments where they are called, left to right.)
 	pending := func() string { return "SELECT mno FROM fts_pending q WHERE " + check("q.") }
+	start := len(b.args)
 	switch {
 	case p.none:
-		return "(m.mno IN (" + pending() + "))", nil
+		return b.in(pending(), start), nil
 	case p.match == "":
 		return "(EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND " + check("fts.") + ") OR m.mno IN (" + pending() + "))", nil
 	case p.exact:
 		b.probe(p.match)
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) + " UNION ALL " + pending() + "))", nil
+		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+" UNION ALL "+pending(), start), nil
 	default:
 		b.probe(p.match)
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) + " AND " + check("") + " UNION ALL " + pending() + "))", nil
+		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+" AND "+check("")+" UNION ALL "+pending(), start), nil
 	}
+}
+
+// in returns the condition "m.mno IN (sub)", sub's arguments being
+// b.args[start:], and keeps sub for Search's mapping in Go
+// (search_mno.go) when the condition is at the top level.
+func (b *condBuilder) in(sub string, start int) string {
+	if b.top {
+		b.subs = append(b.subs, soleSub{sql: sub, args: slices.Clone(b.args[start:])})
+	}
+	return "(m.mno IN (" + sub + "))"
 }
 
 // header is the condition for a HEADER field string (and FROM, SUBJECT...).
@@ -274,16 +286,17 @@ func (b *condBuilder) header(h store.Header) (string, error) {
 	pending := func() string {
 		return "SELECT mno FROM fts_pending q WHERE eider_header(q.headers, " + b.arg(h.Key) + ", " + b.arg(v) + ")"
 	}
+	start := len(b.args)
 	switch {
 	case p.none:
-		return "(m.mno IN (" + pending() + "))", nil
+		return b.in(pending(), start), nil
 	case p.match == "":
 		return "(EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND eider_header(fts.headers, " +
 			b.arg(h.Key) + ", " + b.arg(v) + ")) OR m.mno IN (" + pending() + "))", nil
 	default:
 		b.probe(p.match)
-		return "(m.mno IN (SELECT rowid FROM fts WHERE fts MATCH " + b.arg(p.match) +
-			" AND eider_header(headers, " + b.arg(h.Key) + ", " + b.arg(v) + ") UNION ALL " + pending() + "))", nil
+		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+
+			" AND eider_header(headers, "+b.arg(h.Key)+", "+b.arg(v)+") UNION ALL "+pending(), start), nil
 	}
 }
 

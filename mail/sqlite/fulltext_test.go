@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -83,12 +84,17 @@ func TestSearchMatchesScan(t *testing.T) {
 	for _, tc := range []struct {
 		maxExpand, others int
 		queued            string // indexed: "none", "all", "half"
-	}{{0, 0, "none"}, {2, 0, "none"}, {0, 4, "none"}, {0, 0, "all"}, {2, 0, "all"}, {0, 4, "half"}, {2, 0, "half"}} {
+		// mapped: hits are mapped to UIDs in Go (search_mno.go), which
+		// otherwise only mailboxes of mnoMapMin messages are.
+		mapped bool
+	}{{0, 0, "none", false}, {2, 0, "none", false}, {0, 4, "none", false}, {0, 0, "all", false}, {2, 0, "all", false},
+		{0, 4, "half", false}, {2, 0, "half", false},
+		{0, 0, "none", true}, {2, 4, "none", true}, {0, 0, "all", true}, {0, 4, "half", true}} {
 		maxExpand := tc.maxExpand
 		// With copies in other mailboxes, the searched one holds under a
 		// quarter of the store: Search then counts hits to choose its plan
 		// (fewHits), and hits elsewhere must not leak in.
-		t.Run(fmt.Sprintf("MaxWordExpansion=%d,others=%d,queued=%s", maxExpand, tc.others, tc.queued), func(t *testing.T) {
+		t.Run(fmt.Sprintf("MaxWordExpansion=%d,others=%d,queued=%s,mapped=%v", maxExpand, tc.others, tc.queued, tc.mapped), func(t *testing.T) {
 			dir := t.TempDir()
 			bs, _ := blob.NewFileStore(filepath.Join(dir, "blobs"))
 			s, err := Open(ctx, Config{Path: filepath.Join(dir, "e.db"), MaxWordExpansion: maxExpand}, bs)
@@ -96,6 +102,11 @@ func TestSearchMatchesScan(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			if tc.mapped {
+				s.mnos.minTotal = 1
+			} else {
+				s.mnos.minTotal = math.MaxInt64
+			}
 			u, _ := s.CreateUser(ctx, store.NewUser{Username: "scan"})
 			mb, _ := s.FindMailbox(ctx, u.ID, "INBOX")
 			for i := range tc.others {
@@ -178,6 +189,9 @@ func TestSearchMatchesScan(t *testing.T) {
 			}
 			if nonEmpty < terms/2 {
 				t.Fatalf("only %d of %d terms matched anything: the test exercises too little", nonEmpty, terms)
+			}
+			if used := s.mnos.loads+s.mnos.merges > 0; used != tc.mapped {
+				t.Fatalf("hits mapped in Go: %v, want %v", used, tc.mapped)
 			}
 		})
 	}

@@ -97,6 +97,8 @@ type Store struct {
 	ix *indexer // the background full-text indexer (indexer.go)
 
 	refs *refsCache // listings of large mailboxes (refs.go)
+
+	mnos mnoCache // mno→UID maps of large mailboxes for search (search_mno.go)
 }
 
 var _ store.Store = (*Store)(nil)

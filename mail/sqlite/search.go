@@ -22,7 +22,8 @@ import (
 // the indexed words that contain its pieces. Dates compare calendar days
 // in UTC. The expansion and the query read one snapshot (one read
 // transaction), so a message committed meanwhile is either wholly in or
-// wholly out.
+// wholly out. A search for a single string in a large mailbox maps the
+// index's hits to UIDs in Go instead (search_mno.go).
 func (s *Store) Search(ctx context.Context, userID, mailboxID string, c *store.Criteria) ([]uint32, error) {
 	mbx, _, err := mailboxNo(ctx, s.r, userID, mailboxID)
 	if err != nil {
@@ -40,6 +41,15 @@ func (s *Store) Search(ctx context.Context, userID, mailboxID string, c *store.C
 	cond, err := b.criteria(c, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search: %w", err)
+	}
+	if subs := b.subs; len(subs) == 1 && onlyOneString(c) {
+		uids, ok, err := s.searchMapped(ctx, tx, mbx, mailboxID, subs[0])
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: search: %w", err)
+		}
+		if ok {
+			return uids, nil
+		}
 	}
 	from := "messages m"
 	if few, err := b.fewHits(mbx); err != nil {
@@ -85,6 +95,9 @@ type condBuilder struct {
 	// whether the condition being built is at the top level.
 	probes []string
 	top    bool
+	// subs are the subqueries of the top-level "m.mno IN (...)"
+	// conditions (search_mno.go).
+	subs []soleSub
 }
 
 func (b *condBuilder) arg(v any) string {
