@@ -5,6 +5,7 @@
 #
 #   bench/api-wrk.sh                      # uses the store bench/api filled
 #   DIR=/tmp/eider-apibench CONC=50 DUR=10s bench/api-wrk.sh
+#   SERVER_BIN=/tmp/eider-old bench/api-wrk.sh   # a binary built elsewhere
 #
 # The store must hold user "bench" (password "bench") with its mailbox:
 # run `go run ./bench/api -dir $DIR -n 100000` once to fill it. Phases:
@@ -22,7 +23,9 @@ tmp=$(mktemp -d /tmp/eider-wrk.XXXXXX)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-go build -o "$tmp/eider" ./cmd/eider
+# SERVER_BIN=/path/to/eider runs that binary instead of building the
+# working tree (before/after comparisons against an older build).
+if [ -n "${SERVER_BIN:-}" ]; then cp "$SERVER_BIN" "$tmp/eider"; else go build -o "$tmp/eider" ./cmd/eider; fi
 EIDER_DATA_DIR="$DIR" EIDER_HTTP_LISTEN=127.0.0.1:$PORT EIDER_IMAP_LISTEN= EIDER_POP3_LISTEN= \
   EIDER_LMTP_LISTEN= EIDER_SMTP_LISTEN= EIDER_LOG_LEVEL=warn "$tmp/eider" serve 2>"$tmp/log" & pid=$!
 base=http://127.0.0.1:$PORT
@@ -48,8 +51,19 @@ done = function(summary, latency, requests)
 end
 LUA
 echo "== REST API with wrk: $CONC connections, $DUR per phase, load average: $(cut -d' ' -f1-3 /proc/loadavg) =="
-echo "-- list (first page of 20) --"
-wrk -t2 -c"$CONC" -d"$DUR" -H "Authorization: Bearer $tok" -s "$tmp/list.lua" "$base/users/me/mailboxes/$mb/messages" | grep -E "Requests/sec|p50"
-echo "-- get (random among 250) --"
-wrk -t2 -c"$CONC" -d"$DUR" -H "Authorization: Bearer $tok" -s "$tmp/get.lua" "$base" | grep -E "Requests/sec|p50"
+# Server CPU (user+system, from /proc) per request is printed beside wrk's
+# figures: unlike req/s and latency it hardly depends on what else the
+# machine runs, so before/after runs on a busy machine stay comparable.
+tck=$(getconf CLK_TCK)
+phase() { # name url [script]
+  local c0 c1
+  echo "-- $1 --"
+  c0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  wrk -t2 -c"$CONC" -d"$DUR" -H "Authorization: Bearer $tok" -s "$3" "$2" >"$tmp/wrk.out"
+  c1=$(awk '{print $14+$15}' "/proc/$pid/stat")
+  grep -E "Requests/sec|p50" "$tmp/wrk.out"
+  awk -v d=$((c1 - c0)) -v t="$tck" '/requests in/ {printf "  server CPU %.0f µs per request\n", d / t * 1e6 / $1}' "$tmp/wrk.out"
+}
+phase "list (first page of 20)" "$base/users/me/mailboxes/$mb/messages" "$tmp/list.lua"
+phase "get (random among 250)" "$base" "$tmp/get.lua"
 echo "server RSS: $(grep VmRSS /proc/$pid/status | tr -s ' '), load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

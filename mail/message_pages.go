@@ -44,6 +44,9 @@ func (s *Service) ListPage(ctx context.Context, userID, mailboxID string, q Page
 	if q.Limit <= 0 {
 		return nil, fmt.Errorf("list page: %w: limit must be positive", store.ErrInvalidInput)
 	}
+	if pf, ok := s.Store.(pageFetcher); ok {
+		return s.listPageDirect(ctx, pf, userID, mailboxID, q)
+	}
 	mb, err := s.Store.GetMailbox(ctx, userID, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("list page: %w", err)
@@ -101,6 +104,37 @@ func (s *Service) ListPage(ctx context.Context, userID, mailboxID string, q Page
 			break
 		}
 		hi, width = lo-1, width*4
+	}
+	p := &Page{Older: len(ms) > q.Limit, Newer: q.Before > 0}
+	p.Messages = ms[:min(len(ms), q.Limit)]
+	return p, nil
+}
+
+// pageFetcher is implemented by stores that read a page of a listing in
+// one query (mail/sqlite): at most limit messages with their Summary,
+// with after > 0 the UIDs above after ascending, otherwise the UIDs below
+// before (0: no bound) descending; an unknown mailbox is
+// store.ErrNotFound.
+type pageFetcher interface {
+	FetchPage(ctx context.Context, userID, mailboxID string, before, after uint32, limit int) ([]store.Message, error)
+}
+
+// listPageDirect is ListPage through a pageFetcher: one query of Limit+1
+// rows (the extra one tells whether there is a further page).
+func (s *Service) listPageDirect(ctx context.Context, pf pageFetcher, userID, mailboxID string, q PageQuery) (*Page, error) {
+	ms, err := pf.FetchPage(ctx, userID, mailboxID, q.Before, q.After, q.Limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("list page: %w", err)
+	}
+	if err := s.fillSummaries(ctx, userID, mailboxID, ms); err != nil {
+		return nil, fmt.Errorf("list page: %w", err)
+	}
+	if q.After > 0 {
+		p := &Page{Older: true, Newer: len(ms) > q.Limit}
+		ms = ms[:min(len(ms), q.Limit)]
+		slices.Reverse(ms)
+		p.Messages = ms
+		return p, nil
 	}
 	p := &Page{Older: len(ms) > q.Limit, Newer: q.Before > 0}
 	p.Messages = ms[:min(len(ms), q.Limit)]

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -302,4 +303,84 @@ func FuzzAddresses(f *testing.F) {
 			t.Fatalf("%q: scanner %+v, encoding/json %+v", in, *got, want)
 		}
 	})
+}
+
+// hidePageFetch hides the store's one-query page reader, so ListPage takes
+// its generic path (UID windows through Fetch), as on a backend without one.
+type hidePageFetch struct{ store.Store }
+
+// TestListPageOneQueryMatchesWindows: the one-query page of mail/sqlite
+// gives the same pages as the generic UID windows, across gaps, at both
+// ends, past the ends, and for mailboxes that are not the user's.
+func TestListPageOneQueryMatchesWindows(t *testing.T) {
+	svc := mailtest.NewService(t, "", "", mimetree.DefaultLimits())
+	ctx := context.Background()
+	u, _ := svc.CreateUser(ctx, "c", "pw", "", 0)
+	other, _ := svc.CreateUser(ctx, "d", "pw", "", 0)
+	inbox, _ := svc.Store.FindMailbox(ctx, u.ID, "INBOX")
+	otherInbox, _ := svc.Store.FindMailbox(ctx, other.ID, "INBOX")
+	empty, err := svc.Store.CreateMailbox(ctx, u.ID, "Empty", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []uint32
+	for i := 0; i < 60; i++ {
+		raw := fmt.Sprintf("From: A <a%d@example.com>\r\nSubject: n%d\r\n\r\nx\r\n", i, i)
+		m, err := svc.Append(ctx, u.ID, inbox.ID, bytesReader([]byte(raw)), nil, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids = append(uids, m.UID)
+	}
+	// Gaps at the bottom, in the middle and at the top.
+	for _, r := range [][2]int{{0, 2}, {20, 40}, {57, 59}} {
+		if _, err := svc.Delete(ctx, u.ID, inbox.ID, storeRange(uids[r[0]], uids[r[1]])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type qc struct {
+		mbx, user string
+		q         mail.PageQuery
+	}
+	var cases []qc
+	for _, lim := range []int{1, 7, 25, 100} {
+		cases = append(cases, qc{inbox.ID, u.ID, mail.PageQuery{Limit: lim}})
+		for _, c := range []uint32{1, 2, 4, 10, 21, 30, 42, 57, 58, 60, 61, 1000} {
+			cases = append(cases, qc{inbox.ID, u.ID, mail.PageQuery{Before: c, Limit: lim}},
+				qc{inbox.ID, u.ID, mail.PageQuery{After: c, Limit: lim}})
+		}
+	}
+	cases = append(cases, qc{empty.ID, u.ID, mail.PageQuery{Limit: 5}}, qc{empty.ID, u.ID, mail.PageQuery{After: 3, Limit: 5}},
+		qc{otherInbox.ID, u.ID, mail.PageQuery{Limit: 5}}, qc{"nonexistent", u.ID, mail.PageQuery{Before: 9, Limit: 5}})
+	direct := svc.Store
+	if _, ok := direct.(interface {
+		FetchPage(context.Context, string, string, uint32, uint32, int) ([]store.Message, error)
+	}); !ok {
+		t.Fatalf("%T reads no page in one query", direct)
+	}
+	defer func() { svc.Store = direct }()
+	for _, c := range cases {
+		svc.Store = direct
+		p1, err1 := svc.ListPage(ctx, c.user, c.mbx, c.q)
+		svc.Store = hidePageFetch{direct}
+		p2, err2 := svc.ListPage(ctx, c.user, c.mbx, c.q)
+		if (err1 == nil) != (err2 == nil) || (err1 != nil && !errors.Is(err1, store.ErrNotFound)) {
+			t.Fatalf("%+v: errors %v / %v", c, err1, err2)
+		}
+		if err1 != nil {
+			continue
+		}
+		if p1.Older != p2.Older || p1.Newer != p2.Newer || len(p1.Messages) != len(p2.Messages) {
+			t.Fatalf("%+v: one query %d older=%v newer=%v, windows %d older=%v newer=%v", c,
+				len(p1.Messages), p1.Older, p1.Newer, len(p2.Messages), p2.Older, p2.Newer)
+		}
+		for i := range p1.Messages {
+			if !reflect.DeepEqual(p1.Messages[i], p2.Messages[i]) {
+				t.Fatalf("%+v: message %d differs:\n%+v\n%+v", c, i, p1.Messages[i], p2.Messages[i])
+			}
+		}
+	}
+	if p, _ := svc.ListPage(ctx, u.ID, inbox.ID, mail.PageQuery{Limit: 3}); len(p.Messages) != 3 || p.Messages[0].UID != uids[56] {
+		t.Fatalf("first page %+v", p)
+	}
 }

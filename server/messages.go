@@ -62,26 +62,24 @@ func (h *Handlers) ListMessages(ctx context.Context, req api.ListMessagesRequest
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListMessages200JSONResponse{Messages: make([]api.MessageSummary, 0, len(p.Messages))}
-	for i := range p.Messages {
-		s, err := summaryOf(&p.Messages[i])
-		if err != nil {
-			return nil, err
-		}
-		out.Messages = append(out.Messages, s)
-	}
+	var next, prev *string
 	if n := len(p.Messages); n > 0 {
 		if p.Older {
-			out.NextCursor = strPtr(cursor{uid: p.Messages[n-1].UID}.String())
+			next = strPtr(cursor{uid: p.Messages[n-1].UID}.String())
 		}
 		if p.Newer {
-			out.PreviousCursor = strPtr(cursor{newer: true, uid: p.Messages[0].UID}.String())
+			prev = strPtr(cursor{newer: true, uid: p.Messages[0].UID}.String())
 		}
 	} else if cur != nil && !cur.newer {
 		// Past the end: the way back starts at the cursor.
-		out.PreviousCursor = strPtr(cursor{newer: true, uid: cur.uid - 1}.String())
+		prev = strPtr(cursor{newer: true, uid: cur.uid - 1}.String())
 	}
-	return out, nil
+	// Encoded here, straight from the messages (listjson.go).
+	r, err := encodeList(p.Messages, next, prev)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // validFlag accepts the RFC 3501 §2.3.2 system flags (except \Recent) and

@@ -575,6 +575,25 @@ func scanMessage(sc interface{ Scan(...any) error }, withMailbox, withData bool)
 	return mno, m, nil
 }
 
+// scanMessageInto scans a row of exactly msgCols into m, for listings:
+// the caller's slice holds the message, so a row costs no Message
+// allocation of its own.
+func scanMessageInto(rows *sql.Rows, m *store.Message) error {
+	var mno, modseq, idate int64
+	var sent sql.NullInt64
+	var flags string
+	var att int
+	if err := rows.Scan(&mno, &m.ID, &m.UID, &modseq, &flags, &idate, &m.Size, &m.ThreadID,
+		&m.Subject, &m.From, &sent, &m.MessageID, &m.Intro, &att, &m.Summary); err != nil {
+		return err
+	}
+	m.ModSeq, m.Flags, m.InternalDate, m.HasAttachments = uint64(modseq), splitFlags(flags), fromNano(idate), att != 0
+	if sent.Valid {
+		m.Date = fromNano(sent.Int64)
+	}
+	return nil
+}
+
 // fetchQuery selects the messages of one mailbox (mbx, the first
 // argument) matching where, ascending UID. It reads the messages rows
 // through the (mbx, uid) index, and message_data only withData: a listing
