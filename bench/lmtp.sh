@@ -4,6 +4,7 @@
 #   bench/lmtp.sh                  # both; Dovecot is installed if missing (apt)
 #   DOVECOT=0 bench/lmtp.sh        # Eider only
 #   N4K=5000 N200K=2000 GROW=20000 BATCH=1000 CONC=10 bench/lmtp.sh
+#   PROFILE=1 bench/lmtp.sh        # CPU profile of Eider in the 200k (prose) phase -> $PROFILE_OUT
 #
 # For each server: N4K messages of 4 KB and N200K of 200 KB, 10 concurrent
 # senders, then GROW messages of 4 KB into one mailbox, printing the rate of
@@ -15,13 +16,15 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 N4K=${N4K:-5000} N200K=${N200K:-2000} GROW=${GROW:-20000} BATCH=${BATCH:-1000} CONC=${CONC:-10}
 DOVECOT=${DOVECOT:-1}
+PROFILE=${PROFILE:-0} PROFILE_OUT=${PROFILE_OUT:-/tmp/eider-lmtp.pprof} PPROF=${PPROF:-127.0.0.1:21147} PROFILE_SECS=${PROFILE_SECS:-5}
 EPORT=${EPORT:-24241} DPORT=${DPORT:-24242}
 tmp=$(mktemp -d /tmp/eider-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-go build -o "$tmp/eider" ./cmd/eider
+tags=(); [ "$PROFILE" = 1 ] && tags=(-tags pprof)
+go build "${tags[@]}" -o "$tmp/eider" ./cmd/eider
 go build -o "$tmp/bench" ./bench/lmtp
 
 waitport() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; return 1; }
@@ -29,6 +32,7 @@ waitport() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/
 # --- Eider ---
 export EIDER_DATA_DIR="$tmp/eider-data" EIDER_HTTP_LISTEN= EIDER_IMAP_LISTEN= EIDER_POP3_LISTEN= EIDER_SMTP_LISTEN= \
   EIDER_LMTP_LISTEN=127.0.0.1:$EPORT EIDER_LOG_LEVEL=warn
+[ "$PROFILE" = 1 ] && export PPROF_LISTEN=$PPROF
 for u in b4k b200k grow; do "$tmp/eider" user add "$u" pw "$u@bench.example" >/dev/null; done
 "$tmp/eider" serve 2>"$tmp/eider.log" & pids+=($!)
 waitport "$EPORT"
@@ -89,11 +93,15 @@ declare -A R
 # 200k-att: 2 KB text + a base64 attachment (the usual large message).
 for spec in "4k 4096 $N4K b4k" "200k 204800 $N200K b200k" "200k-att 204800 $N200K b200k -attach"; do
   set -- $spec
+  if [ "$PROFILE" = 1 ] && [ "$1" = 200k ]; then # profile (the first PROFILE_SECS of) this phase
+    curl -s -o "$PROFILE_OUT" "http://$PPROF/debug/pprof/profile?seconds=$PROFILE_SECS" & pids+=($!); prof=$!
+  fi
   run "eider-$1" "$EPORT" "$4@bench.example" "$3" "$2" 0 "${5:-}"; R[eider-$1]=$(rate <"$tmp/out.eider-$1")
   if [ $have_dovecot = 1 ]; then
     run "dovecot-$1" "$DPORT" "$4" "$3" "$2" 0 "${5:-}"; R[dovecot-$1]=$(rate <"$tmp/out.dovecot-$1")
   fi
 done
+if [ -n "${prof:-}" ]; then wait "$prof" && echo "CPU profile of the 200k phase: $PROFILE_OUT"; fi
 echo "== growth: $GROW messages of 4 KB into one mailbox, rate per $BATCH =="
 run eider-grow "$EPORT" "grow@bench.example" "$GROW" 4096 "$BATCH"
 [ $have_dovecot = 1 ] && run dovecot-grow "$DPORT" "grow" "$GROW" 4096 "$BATCH"

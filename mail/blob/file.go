@@ -97,6 +97,17 @@ func (w *fileWriter) Commit() (string, int64, error) {
 	w.done = true
 	tmp := w.f.Name()
 	sum := hex.EncodeToString(w.h.Sum(nil))
+	dst := w.s.path(sum)
+	// Content already stored (the same attachment or text delivered
+	// again): the temporary file need not reach the disk at all. A file
+	// under its hash name is durable: it was fsynced before its rename, and
+	// the rename and its directory fsync happen under s.mu, so it cannot be
+	// seen here before its directory entry is durable too.
+	if w.s.pinIfStored(sum, dst, w.n) {
+		w.f.Close()
+		os.Remove(tmp)
+		return sum, w.n, nil
+	}
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		os.Remove(tmp)
@@ -106,12 +117,11 @@ func (w *fileWriter) Commit() (string, int64, error) {
 		os.Remove(tmp)
 		return "", 0, fmt.Errorf("blob: close: %w", err)
 	}
-	dst := w.s.path(sum)
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
 	w.s.pins[sum]++
 	if fi, err := os.Stat(dst); err == nil && fi.Size() == w.n {
-		os.Remove(tmp) // same content already stored
+		os.Remove(tmp) // stored meanwhile by another writer
 		return sum, w.n, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
@@ -129,6 +139,18 @@ func (w *fileWriter) Commit() (string, int64, error) {
 		return "", 0, err
 	}
 	return sum, w.n, nil
+}
+
+// pinIfStored pins h and reports true if the blob is already stored at dst
+// with size n.
+func (s *FileStore) pinIfStored(h, dst string, n int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fi, err := os.Stat(dst); err != nil || fi.Size() != n {
+		return false
+	}
+	s.pins[h]++
+	return true
 }
 
 func (w *fileWriter) Abort() {

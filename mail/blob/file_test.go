@@ -160,3 +160,76 @@ func TestSegmentReaderRefusesCorruptSegments(t *testing.T) {
 		t.Error("negative offset accepted")
 	}
 }
+
+// A commit of content already stored skips the temporary file's fsync and
+// rename: it must still leave no temporary file and take its own pin, also
+// when writers of the same content race each other.
+func TestDuplicateCommitsPinAndLeaveNoTemp(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("same attachment\r\n"), 4000)
+	const n = 8
+	hs := make(chan string, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			w, err := s.Create(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, err := w.Write(data); err != nil {
+				errs <- err
+				return
+			}
+			h, _, err := w.Commit()
+			if err != nil {
+				errs <- err
+				return
+			}
+			hs <- h
+		}()
+	}
+	var got []string
+	for range n {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case h := <-hs:
+			got = append(got, h)
+		}
+	}
+	if ents, _ := os.ReadDir(dir + "/tmp"); len(ents) != 0 {
+		t.Fatalf("temp files left: %d", len(ents))
+	}
+	// n pins: after n-1 releases Delete must still keep the blob.
+	s.Release(got[1:]...)
+	if err := s.Delete(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	if l := list(t, s); len(l) != 1 || l[got[0]] != int64(len(data)) {
+		t.Fatalf("after n-1 releases list = %v, want the blob kept", l)
+	}
+	s.Release(got[0])
+	if err := s.Delete(ctx, got[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(list(t, s)) != 0 {
+		t.Fatal("blob left after every pin was released")
+	}
+	// Stored again after deletion: a fresh write, readable.
+	h := put(t, s, data)
+	rc, err := s.Open(ctx, h, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, data) {
+		t.Fatal("blob stored again reads back wrong")
+	}
+}
