@@ -20,6 +20,19 @@ import (
 
 // message finds a message of the user in the given mailbox (404 when it
 // is in another one).
+// requestMessage is the opening of every route under a message: the
+// request context, the user the token may act for, and the message, which
+// must be in the named mailbox.
+func (h *Handlers) requestMessage(ctx context.Context, user, mailboxID, messageID string) (context.Context, string, *store.Message, error) {
+	ctx = reqCtx(ctx)
+	id, err := userOf(ctx, user)
+	if err != nil {
+		return ctx, "", nil, err
+	}
+	m, err := h.message(ctx, id, mailboxID, messageID)
+	return ctx, id, m, err
+}
+
 func (h *Handlers) message(ctx context.Context, userID, mailboxID, messageID string) (*store.Message, error) {
 	m, err := h.svc.Store.GetMessage(ctx, userID, messageID)
 	if err != nil {
@@ -149,12 +162,7 @@ func (r readCloser) Close() error               { return nil }
 
 // GetMessage returns the parsed message with sanitized HTML.
 func (h *Handlers) GetMessage(ctx context.Context, req api.GetMessageRequestObject) (api.GetMessageResponseObject, error) {
-	ctx = reqCtx(ctx)
-	id, err := userOf(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.message(ctx, id, req.Mailbox, req.Message)
+	ctx, id, m, err := h.requestMessage(ctx, req.User, req.Mailbox, req.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -215,12 +223,7 @@ func (h *Handlers) GetMessage(ctx context.Context, req api.GetMessageRequestObje
 // moves the message if asked. The target mailbox is checked first, so a
 // request refused for a missing target changes nothing.
 func (h *Handlers) UpdateMessage(ctx context.Context, req api.UpdateMessageRequestObject) (api.UpdateMessageResponseObject, error) {
-	ctx = reqCtx(ctx)
-	id, err := userOf(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.message(ctx, id, req.Mailbox, req.Message)
+	ctx, id, m, err := h.requestMessage(ctx, req.User, req.Mailbox, req.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -284,12 +287,7 @@ func (h *Handlers) UpdateMessage(ctx context.Context, req api.UpdateMessageReque
 
 // DeleteMessage removes a message whatever its flags.
 func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageRequestObject) (api.DeleteMessageResponseObject, error) {
-	ctx = reqCtx(ctx)
-	id, err := userOf(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.message(ctx, id, req.Mailbox, req.Message)
+	ctx, id, m, err := h.requestMessage(ctx, req.User, req.Mailbox, req.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -301,12 +299,7 @@ func (h *Handlers) DeleteMessage(ctx context.Context, req api.DeleteMessageReque
 
 // GetMessageSource streams the raw message exactly as stored.
 func (h *Handlers) GetMessageSource(ctx context.Context, req api.GetMessageSourceRequestObject) (api.GetMessageSourceResponseObject, error) {
-	ctx = reqCtx(ctx)
-	id, err := userOf(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.message(ctx, id, req.Mailbox, req.Message)
+	ctx, _, m, err := h.requestMessage(ctx, req.User, req.Mailbox, req.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -321,12 +314,7 @@ func (h *Handlers) GetMessageSource(ctx context.Context, req api.GetMessageSourc
 // which implements Range (RFC 9110 §14), If-None-Match and If-Range
 // (§13.1) against the strong ETag set here.
 func (h *Handlers) GetAttachment(ctx context.Context, req api.GetAttachmentRequestObject) (api.GetAttachmentResponseObject, error) {
-	ctx = reqCtx(ctx)
-	id, err := userOf(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.message(ctx, id, req.Mailbox, req.Message)
+	ctx, _, m, err := h.requestMessage(ctx, req.User, req.Mailbox, req.Message)
 	if err != nil {
 		return nil, err
 	}
