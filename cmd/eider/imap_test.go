@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,8 +19,8 @@ func TestServeIMAP(t *testing.T) {
 	if _, errb, code := eider(t, data, nil, "user", "add", "alice", "s3cret", "alice@example.com"); code != 0 {
 		t.Fatalf("user add: %s", errb)
 	}
-	e := append(env(data), "EIDER_IMAP_LISTEN=127.0.0.1:0", "EIDER_IMAP_TLS_LISTEN=127.0.0.1:0")
-	srv := startServe(t, e, "imap", "imaps")
+	e := append(env(data), "EIDER_IMAP_LISTEN=127.0.0.1:0", "EIDER_IMAP_TLS_LISTEN=127.0.0.1:0", "EIDER_HTTP_LISTEN=127.0.0.1:0")
+	srv := startServe(t, e, "imap", "imaps", "http")
 	host, port, _ := net.SplitHostPort(srv.addrs["imap"])
 	_, tport, _ := net.SplitHostPort(srv.addrs["imaps"])
 	script := `
@@ -49,6 +51,26 @@ print("ok")
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if g, _ := r.ReadString('\n'); !strings.HasPrefix(g, "* OK") {
 		t.Fatalf("greeting %q", g)
+	}
+	// GET /metrics counts the open session (the gauge serve registers).
+	// The imaplib sessions above may still be leaving: poll the server's
+	// state until it settles.
+	const want = "eider_sessions{protocol=\"imap\"} 1\n"
+	var body []byte
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, err := http.Get("http://" + srv.addrs["http"] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics do not count the one open IMAP session:\n%s", body)
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's state
 	}
 	done := make(chan string, 1)
 	go func() {
