@@ -51,14 +51,7 @@ func (h *Handlers) CreateMailbox(ctx context.Context, req api.CreateMailboxReque
 	if err != nil {
 		return nil, err
 	}
-	if s := req.Body.Subscribed; s != nil && *s != mb.Subscribed {
-		if err := h.svc.Store.SetSubscribed(ctx, id, mb.ID, *s); err != nil {
-			return nil, err
-		}
-		h.svc.Announce(ctx, id)
-		mb.Subscribed = *s
-	}
-	v, err := h.mailboxView(ctx, id, mb)
+	v, err := h.subscribeAndView(ctx, id, mb, req.Body.Subscribed)
 	if err != nil {
 		return nil, err
 	}
@@ -100,18 +93,24 @@ func (h *Handlers) UpdateMailbox(ctx context.Context, req api.UpdateMailboxReque
 			return nil, err
 		}
 	}
-	if s := req.Body.Subscribed; s != nil && *s != mb.Subscribed {
-		if err := h.svc.Store.SetSubscribed(ctx, id, mb.ID, *s); err != nil {
-			return nil, err
-		}
-		h.svc.Announce(ctx, id)
-		mb.Subscribed = *s
-	}
-	v, err := h.mailboxView(ctx, id, mb)
+	v, err := h.subscribeAndView(ctx, id, mb, req.Body.Subscribed)
 	if err != nil {
 		return nil, err
 	}
 	return api.UpdateMailbox200JSONResponse(v), nil
+}
+
+// subscribeAndView applies a requested subscription change (nil: none) to
+// mb and returns the mailbox as the API shows it.
+func (h *Handlers) subscribeAndView(ctx context.Context, userID string, mb *store.Mailbox, subscribed *bool) (api.Mailbox, error) {
+	if subscribed != nil && *subscribed != mb.Subscribed {
+		if err := h.svc.Store.SetSubscribed(ctx, userID, mb.ID, *subscribed); err != nil {
+			return api.Mailbox{}, err
+		}
+		h.svc.Announce(ctx, userID)
+		mb.Subscribed = *subscribed
+	}
+	return h.mailboxView(ctx, userID, mb)
 }
 
 // DeleteMailbox deletes a mailbox that is neither INBOX nor special-use and
