@@ -6,7 +6,8 @@
 //	go run ./bench/lmtp -addr 127.0.0.1:2424 -rcpt bench@example.com -n 5000 -c 10 -size 4096 -batch 1000
 //
 // Every message has a unique Message-ID, so duplicate suppression does not
-// skip any. It works against any LMTP server (Eider, Dovecot).
+// skip any, and its own body (a different window of prose, a different
+// attachment), so no store can de-duplicate content either. It works against any LMTP server (Eider, Dovecot).
 package main
 
 import (
@@ -40,11 +41,14 @@ func main() {
 	}
 }
 
-// body returns size bytes of text that looks like prose to a full-text
-// indexer: words from a 5000-word vocabulary drawn with a Zipf
-// distribution, in lines of at most 76 characters. (Random characters
-// would make every token unique, which no real mail does.)
-func body(size int) []byte {
+// prosePool is text that looks like prose to a full-text indexer: words
+// from a 5000-word vocabulary drawn with a Zipf distribution, in lines of
+// at most 76 characters. (Random characters would make every token unique,
+// which no real mail does.) Each message takes its own window of lines, so
+// no two messages carry the same body and no store can de-duplicate them.
+type prosePool struct{ lines [][]byte }
+
+func newProsePool(bytesWanted int) *prosePool {
 	r := rand.New(rand.NewPCG(1, 2))
 	vocab := make([]string, 5000)
 	for i := range vocab {
@@ -55,36 +59,43 @@ func body(size int) []byte {
 		vocab[i] = string(w)
 	}
 	zipf := rand.NewZipf(r, 1.1, 1, uint64(len(vocab)-1))
-	var b bytes.Buffer
-	line := 0
-	for b.Len() < size {
+	p := &prosePool{}
+	var line []byte
+	for total := 0; total < bytesWanted; {
 		w := vocab[zipf.Uint64()]
-		if line+len(w)+1 > 76 {
-			b.WriteString("\r\n")
-			line = 0
+		if len(line)+len(w)+1 > 76 {
+			p.lines = append(p.lines, append(line, '\r', '\n'))
+			total += len(line) + 2
+			line = nil
 		}
-		if line > 0 {
-			b.WriteByte(' ')
-			line++
+		if len(line) > 0 {
+			line = append(line, ' ')
 		}
-		b.WriteString(w)
-		line += len(w)
+		line = append(line, w...)
 	}
-	b.WriteString("\r\n")
-	return b.Bytes()
+	return p
 }
 
-// attachmentBody returns a multipart body of about size bytes: 2 KB of
-// prose and a base64 attachment of pseudo-random bytes.
-func attachmentBody(size int) []byte {
-	var b bytes.Buffer
-	b.WriteString("--bench-boundary\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
-	b.Write(body(2048))
-	b.WriteString("--bench-boundary\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\r\n")
-	r := rand.New(rand.NewPCG(3, 4))
-	raw := make([]byte, max(size-b.Len()-200, 0)*3/4)
-	for i := range raw {
-		raw[i] = byte(r.Uint32())
+// text appends about size bytes of prose for message i: consecutive lines
+// from a start that differs per message.
+func (p *prosePool) text(b *bytes.Buffer, i int64, size int) {
+	n := int64(len(p.lines))
+	for k := (i * 7919) % n; size > 0; k = (k + 1) % n {
+		b.Write(p.lines[k])
+		size -= len(p.lines[k])
+	}
+}
+
+// attachment appends a base64 attachment of about size bytes whose content
+// (pseudo-random bytes) is different for every message i.
+func attachment(b *bytes.Buffer, i int64, size int) {
+	r := rand.New(rand.NewPCG(3, uint64(i)))
+	raw := make([]byte, max(size, 0)*3/4+8)
+	for j := 0; j+8 <= len(raw); j += 8 {
+		v := r.Uint64()
+		for k := 0; k < 8; k++ {
+			raw[j+k] = byte(v >> (8 * k))
+		}
 	}
 	enc := base64.StdEncoding.EncodeToString(raw)
 	for len(enc) > 76 {
@@ -93,15 +104,33 @@ func attachmentBody(size int) []byte {
 		enc = enc[76:]
 	}
 	b.WriteString(enc)
-	b.WriteString("\r\n--bench-boundary--\r\n")
+	b.WriteString("\r\n")
+}
+
+// message returns the body of message i: all prose, or (attach) 2 KB of
+// prose and a base64 attachment filling the size (the usual shape of a
+// large message).
+func message(p *prosePool, i int64, size int, attach bool) []byte {
+	var b bytes.Buffer
+	b.Grow(size + 1024)
+	if !attach {
+		p.text(&b, i, max(size-300, 0))
+		return b.Bytes()
+	}
+	b.WriteString("--bench-boundary\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
+	p.text(&b, i, 2048)
+	b.WriteString("--bench-boundary\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\r\n")
+	attachment(&b, i, size-b.Len()-200)
+	b.WriteString("--bench-boundary--\r\n")
 	return b.Bytes()
 }
 
 func run(addr, rcpt string, n, conc, size, batch int, label string, attach bool) error {
-	ctype, text := "text/plain; charset=us-ascii", body(max(size-300, 0))
+	ctype := "text/plain; charset=us-ascii"
 	if attach {
-		ctype, text = "multipart/mixed; boundary=\"bench-boundary\"", attachmentBody(size)
+		ctype = "multipart/mixed; boundary=\"bench-boundary\""
 	}
+	pool := newProsePool(4 << 20)
 	var next atomic.Int64
 	var sent atomic.Int64
 	start := time.Now()
@@ -143,6 +172,7 @@ func run(addr, rcpt string, n, conc, size, batch int, label string, attach bool)
 					errc <- fmt.Errorf("DATA: %w", err)
 					return
 				}
+				text := message(pool, i, size, attach)
 				fmt.Fprintf(wc, "From: Bench <bench@sender.example>\r\nTo: <%s>\r\nSubject: benchmark message %d\r\nMessage-ID: <%d.%d@bench.local>\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n",
 					rcpt, i, stamp, i, time.Now().Format(time.RFC1123Z), ctype)
 				wc.Write(text)
