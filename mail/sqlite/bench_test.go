@@ -149,11 +149,11 @@ var (
 
 // bigMailbox returns a store with one mailbox of 100,000 ~4 KB messages,
 // built once and kept in the system temp dir across runs
-// (eider-bench-100k-v3; delete it to rebuild).
+// (eider-bench-100k-v4; delete it to rebuild).
 func bigMailbox(b *testing.B) *fixture {
 	fixOnce.Do(func() {
 		ctx := context.Background()
-		dir := filepath.Join(os.TempDir(), "eider-bench-100k-v3")
+		dir := filepath.Join(os.TempDir(), "eider-bench-100k-v4")
 		marker := filepath.Join(dir, "complete")
 		if _, err := os.Stat(marker); err != nil {
 			os.RemoveAll(dir)
@@ -414,4 +414,33 @@ func BenchmarkSearchText100k(b *testing.B) {
 		}
 	}
 	run(b, "queued1000/")
+}
+
+// BenchmarkIndexProse200K measures the background indexer alone: 200
+// queued messages of 200 KB of prose (indexed as word sets, fts_bag), then
+// one IndexPending, reported as messages and text megabytes per second.
+func BenchmarkIndexProse200K(b *testing.B) {
+	ctx := context.Background()
+	s, _, _ := openTemp(b, "")
+	u, _ := s.CreateUser(ctx, store.NewUser{Username: "b"})
+	mb, _ := s.FindMailbox(ctx, u.ID, "INBOX")
+	g := newTextGen(7)
+	s.pauseIndexer()
+	const n = 200
+	batch := make([]*store.NewMessage, 0, n)
+	for j := 0; j < n; j++ {
+		batch = append(batch, benchMessage(g, j, 200*1024))
+	}
+	if err := s.appendBulk(ctx, u.ID, mb.ID, batch); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	k, err := s.IndexPending(ctx)
+	if err != nil || k != n {
+		b.Fatal(k, err)
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
+	b.ReportMetric(float64(n*200*1024)/el.Seconds()/1e6, "MB/s")
 }

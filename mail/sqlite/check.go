@@ -103,33 +103,39 @@ func (s *Store) CheckConsistency(ctx context.Context) (*store.Check, error) {
 				}
 				return nil
 			}},
-		// A message's text is either indexed (fts) or queued for the
-		// indexer (fts_pending), never both, never neither.
-		{`SELECT m.id, d.mno IS NULL, f.rowid IS NOT NULL, q.mno IS NOT NULL FROM messages m
-			LEFT JOIN message_data d ON d.mno = m.mno LEFT JOIN fts f ON f.rowid = m.mno
+		// A message has its stored text (fts_text), and is either indexed
+		// (fts or fts_bag) or queued for the indexer (fts_pending):
+		// exactly one of the three.
+		{`SELECT m.id, d.mno IS NULL, t.mno IS NULL, f.rowid IS NOT NULL, g.rowid IS NOT NULL, q.mno IS NOT NULL FROM messages m
+			LEFT JOIN message_data d ON d.mno = m.mno LEFT JOIN fts_text t ON t.mno = m.mno
+			LEFT JOIN fts f ON f.rowid = m.mno LEFT JOIN fts_bag g ON g.rowid = m.mno
 			LEFT JOIN fts_pending q ON q.mno = m.mno
-			WHERE d.mno IS NULL OR (f.rowid IS NULL) = (q.mno IS NULL)`,
+			WHERE d.mno IS NULL OR t.mno IS NULL OR (f.rowid IS NOT NULL) + (g.rowid IS NOT NULL) + (q.mno IS NOT NULL) != 1`,
 			func(scan func(...any) error) error {
 				var id string
-				var noData, indexed, queued bool
-				if err := scan(&id, &noData, &indexed, &queued); err != nil {
+				var noData, noText, indexed, bagged, queued bool
+				if err := scan(&id, &noData, &noText, &indexed, &bagged, &queued); err != nil {
 					return err
 				}
-				problem("message %s: missing data row %v, full-text row indexed %v and queued %v (want exactly one)", id, noData, indexed, queued)
+				problem("message %s: missing data row %v, missing text %v, full-text row indexed %v, as a word set %v, queued %v (want exactly one)",
+					id, noData, noText, indexed, bagged, queued)
 				return nil
 			}},
-		{`SELECT q.mno FROM fts_pending q WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.mno = q.mno) LIMIT 100`,
+		{`SELECT 'queue', q.mno FROM fts_pending q WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.mno = q.mno)
+			UNION ALL SELECT 'text store', t.mno FROM fts_text t WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.mno = t.mno) LIMIT 100`,
 			func(scan func(...any) error) error {
+				var where string
 				var mno int64
-				if err := scan(&mno); err != nil {
+				if err := scan(&where, &mno); err != nil {
 					return err
 				}
-				problem("full-text queue holds row %d of no message", mno)
+				problem("full-text %s holds row %d of no message", where, mno)
 				return nil
 			}},
 		// Every indexed word must be in the word list, or substring
 		// searches could not find it (fulltext.go).
-		{`SELECT v.term FROM fts_vocab v WHERE NOT EXISTS (SELECT 1 FROM fts_words w WHERE w.term = v.term) LIMIT 100`,
+		{`SELECT v.term FROM (SELECT term FROM fts_vocab UNION SELECT term FROM fts_bag_vocab) v
+			WHERE NOT EXISTS (SELECT 1 FROM fts_words w WHERE w.term = v.term) LIMIT 100`,
 			func(scan func(...any) error) error {
 				var term string
 				if err := scan(&term); err != nil {

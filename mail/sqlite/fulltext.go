@@ -55,8 +55,11 @@ type piece struct {
 // ftsPlan is how a search string is answered.
 type ftsPlan struct {
 	none  bool   // no message can match (a piece is in no indexed word)
-	match string // FTS5 query; "" = no usable piece, scan the text
-	exact bool   // match alone decides; otherwise check the stored text
+	match string // FTS5 query of fts; "" = no usable piece, scan the text
+	// bag is the FTS5 query of fts_bag (word sets, no positions): match
+	// with its phrases turned into ANDs of their words; "" when match is.
+	bag   string
+	exact bool // match and bag alone decide; otherwise check the stored text
 }
 
 // pieces splits t (cleaned) into its pieces.
@@ -118,8 +121,10 @@ func (b *condBuilder) plan(t, col string) (ftsPlan, error) {
 		if over[0] {
 			return ftsPlan{}, nil
 		}
+		m := filter + "(" + strings.Join(exp[0], " OR ") + ")"
 		return ftsPlan{
-			match: filter + "(" + strings.Join(exp[0], " OR ") + ")",
+			match: m,
+			bag:   m,
 			exact: ps[0].word == foldWord(t), // t is one word: a word containing it is a hit
 		}, nil
 	}
@@ -138,6 +143,15 @@ func (b *condBuilder) plan(t, col string) (ftsPlan, error) {
 		}
 	}
 	phrase := strings.Join(core, " + ")
+	// fts_bag has no positions: the same words, all required.
+	var bagParts []string
+	if !over[0] {
+		bagParts = append(bagParts, filter+"("+strings.Join(exp[0], " OR ")+")")
+	}
+	if len(core) > 0 {
+		bagParts = append(bagParts, filter+"("+strings.Join(core, " AND ")+")")
+	}
+	bag := strings.Join(bagParts, " AND ")
 	var match string
 	switch {
 	case !over[0] && len(exp[0]) <= maxPhraseBranches:
@@ -158,7 +172,7 @@ func (b *condBuilder) plan(t, col string) (ftsPlan, error) {
 	default:
 		return ftsPlan{}, nil
 	}
-	return ftsPlan{match: match}, nil
+	return ftsPlan{match: match, bag: bag}, nil
 }
 
 // maxPhraseBranches bounds the phrases a string of several pieces becomes
@@ -234,30 +248,44 @@ func (b *condBuilder) fullText(t string, bodyOnly bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	check := func(prefix string) string {
+	check := func() string {
 		if bodyOnly {
-			return "eider_contains(" + prefix + "body, " + b.arg(t) + ")"
+			return "eider_contains(t.body, " + b.arg(t) + ")"
 		}
-		return "(eider_contains(" + prefix + "headers, " + b.arg(t) + ") OR eider_contains(" + prefix + "body, " + b.arg(t) + "))"
+		return "(eider_contains(t.headers, " + b.arg(t) + ") OR eider_contains(t.body, " + b.arg(t) + "))"
 	}
-	// Messages not yet indexed are found by scanning their queued text
-	// with the same check (indexer.go): the word list does not know their
-	// words yet, so this holds even when no indexed word can match.
-	// (Placeholders are numbered in order: pending and check add their
-	// arguments where they are called, left to right.)
-	pending := func() string { return "SELECT mno FROM fts_pending q WHERE " + check("q.") }
+	return b.textCondition(p, check), nil
+}
+
+// textCondition is the condition of a full-text plan p, check being the
+// condition on the stored text t (a row of fts_text) that decides a
+// message. Messages not yet indexed are found by checking their text
+// (indexer.go): the word list does not know their words yet, so this holds
+// even when no indexed word can match. (Placeholders are numbered in
+// order: b.arg and check add their arguments where they are called, left
+// to right.) CROSS JOIN keeps the written order of the loops: the queue or
+// the index hits outside, the text looked up by mno for each; SQLite could
+// otherwise pick the text store as the outer loop and check every text.
+func (b *condBuilder) textCondition(p ftsPlan, check func() string) string {
+	pending := func() string {
+		return "SELECT q.mno FROM fts_pending q CROSS JOIN fts_text t ON t.mno = q.mno WHERE " + check()
+	}
 	start := len(b.args)
 	switch {
 	case p.none:
-		return b.in(pending(), start), nil
+		return b.in(pending(), start)
 	case p.match == "":
-		return "(EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND " + check("fts.") + ") OR m.mno IN (" + pending() + "))", nil
+		return "(EXISTS (SELECT 1 FROM fts_text t WHERE t.mno = m.mno AND " + check() + "))"
 	case p.exact:
-		b.probe(p.match)
-		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+" UNION ALL "+pending(), start), nil
+		b.probe(p)
+		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+
+			" UNION ALL SELECT rowid FROM fts_bag WHERE fts_bag MATCH "+b.arg(p.bag)+
+			" UNION ALL "+pending(), start)
 	default:
-		b.probe(p.match)
-		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+" AND "+check("")+" UNION ALL "+pending(), start), nil
+		b.probe(p)
+		return b.in("SELECT fts.rowid FROM fts CROSS JOIN fts_text t ON t.mno = fts.rowid WHERE fts MATCH "+b.arg(p.match)+" AND "+check()+
+			" UNION ALL SELECT fts_bag.rowid FROM fts_bag CROSS JOIN fts_text t ON t.mno = fts_bag.rowid WHERE fts_bag MATCH "+b.arg(p.bag)+" AND "+check()+
+			" UNION ALL "+pending(), start)
 	}
 }
 
@@ -281,30 +309,19 @@ func (b *condBuilder) header(h store.Header) (string, error) {
 		if p, err = b.plan(v, "headers"); err != nil {
 			return "", err
 		}
+		// The words may be in another field: eider_header always decides.
+		p.exact = false
 	}
-	// Messages not yet indexed: their queued headers (see fullText).
-	pending := func() string {
-		return "SELECT mno FROM fts_pending q WHERE eider_header(q.headers, " + b.arg(h.Key) + ", " + b.arg(v) + ")"
-	}
-	start := len(b.args)
-	switch {
-	case p.none:
-		return b.in(pending(), start), nil
-	case p.match == "":
-		return "(EXISTS (SELECT 1 FROM fts WHERE fts.rowid = m.mno AND eider_header(fts.headers, " +
-			b.arg(h.Key) + ", " + b.arg(v) + ")) OR m.mno IN (" + pending() + "))", nil
-	default:
-		b.probe(p.match)
-		return b.in("SELECT rowid FROM fts WHERE fts MATCH "+b.arg(p.match)+
-			" AND eider_header(headers, "+b.arg(h.Key)+", "+b.arg(v)+") UNION ALL "+pending(), start), nil
-	}
+	return b.textCondition(p, func() string {
+		return "eider_header(t.headers, " + b.arg(h.Key) + ", " + b.arg(v) + ")"
+	}), nil
 }
 
 // probe records match, the FTS5 query of a condition being built, when
 // every hit must satisfy it (see fewHits).
-func (b *condBuilder) probe(match string) {
+func (b *condBuilder) probe(p ftsPlan) {
 	if b.top {
-		b.probes = append(b.probes, match)
+		b.probes = append(b.probes, p)
 	}
 }
 
@@ -335,10 +352,11 @@ func (b *condBuilder) fewHits(mbx int64) (bool, error) {
 		return true, nil
 	}
 	bound := total / fewHitsShare
-	for _, m := range b.probes {
+	for _, p := range b.probes {
 		var n int64
-		if err := b.tx.QueryRowContext(b.ctx, `SELECT count(*) FROM (SELECT rowid FROM fts WHERE fts MATCH ? LIMIT ?)`,
-			m, bound).Scan(&n); err != nil {
+		if err := b.tx.QueryRowContext(b.ctx, `SELECT count(*) FROM (SELECT rowid FROM fts WHERE fts MATCH ?
+			UNION ALL SELECT rowid FROM fts_bag WHERE fts_bag MATCH ? LIMIT ?)`,
+			p.match, p.bag, bound).Scan(&n); err != nil {
 			return false, fmt.Errorf("count hits: %w", err)
 		}
 		if n < bound {

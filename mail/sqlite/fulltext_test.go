@@ -87,17 +87,35 @@ func TestSearchMatchesScan(t *testing.T) {
 		// mapped: hits are mapped to UIDs in Go (search_mno.go), which
 		// otherwise only mailboxes of mnoMapMin messages are.
 		mapped bool
-	}{{0, 0, "none", false}, {2, 0, "none", false}, {0, 4, "none", false}, {0, 0, "all", false}, {2, 0, "all", false},
-		{0, 4, "half", false}, {2, 0, "half", false},
-		{0, 0, "none", true}, {2, 4, "none", true}, {0, 0, "all", true}, {0, 4, "half", true}} {
+		// bags: which messages are indexed as word sets (fts_bag):
+		// "" none (the default threshold), "all", "half" (the longer
+		// texts).
+		bags string
+	}{{0, 0, "none", false, ""}, {2, 0, "none", false, ""}, {0, 4, "none", false, ""}, {0, 0, "all", false, ""}, {2, 0, "all", false, ""},
+		{0, 4, "half", false, ""}, {2, 0, "half", false, ""},
+		{0, 0, "none", true, ""}, {2, 4, "none", true, ""}, {0, 0, "all", true, ""}, {0, 4, "half", true, ""},
+		{0, 0, "none", false, "all"}, {2, 4, "none", true, "all"}, {0, 4, "half", false, "half"}, {0, 0, "none", true, "half"}} {
 		maxExpand := tc.maxExpand
+		bagMin := 0
+		switch tc.bags {
+		case "all":
+			bagMin = 1
+		case "half":
+			sizes := make([]int, len(msgs))
+			for i, m := range msgs {
+				d := newFTSDoc(m)
+				sizes[i] = len(d.headers) + len(d.body)
+			}
+			slices.Sort(sizes)
+			bagMin = sizes[len(sizes)/2]
+		}
 		// With copies in other mailboxes, the searched one holds under a
 		// quarter of the store: Search then counts hits to choose its plan
 		// (fewHits), and hits elsewhere must not leak in.
-		t.Run(fmt.Sprintf("MaxWordExpansion=%d,others=%d,queued=%s,mapped=%v", maxExpand, tc.others, tc.queued, tc.mapped), func(t *testing.T) {
+		t.Run(fmt.Sprintf("MaxWordExpansion=%d,others=%d,queued=%s,mapped=%v,bags=%s", maxExpand, tc.others, tc.queued, tc.mapped, tc.bags), func(t *testing.T) {
 			dir := t.TempDir()
 			bs, _ := blob.NewFileStore(filepath.Join(dir, "blobs"))
-			s, err := Open(ctx, Config{Path: filepath.Join(dir, "e.db"), MaxWordExpansion: maxExpand}, bs)
+			s, err := Open(ctx, Config{Path: filepath.Join(dir, "e.db"), MaxWordExpansion: maxExpand, IndexBagMin: bagMin}, bs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,6 +210,16 @@ func TestSearchMatchesScan(t *testing.T) {
 			}
 			if used := s.mnos.loads+s.mnos.merges > 0; used != tc.mapped {
 				t.Fatalf("hits mapped in Go: %v, want %v", used, tc.mapped)
+			}
+			// The word-set index was used as the case says.
+			indexNow(t, s)
+			bagged, plain := count(t, s, `SELECT count(*) FROM fts_bag`), count(t, s, `SELECT count(*) FROM fts`)
+			if total := int64(len(msgs) * (1 + tc.others)); bagged+plain != total ||
+				(tc.bags == "" && bagged != 0) || (tc.bags == "all" && plain != 0) || (tc.bags == "half" && (bagged == 0 || plain == 0)) {
+				t.Fatalf("indexed as word sets %d, with positions %d, of %d messages: not what bags=%q means", bagged, plain, total, tc.bags)
+			}
+			if c, err := s.CheckConsistency(ctx); err != nil || len(c.Problems) > 0 {
+				t.Fatalf("consistency: %v %q", err, c.Problems)
 			}
 		})
 	}

@@ -12,17 +12,24 @@ import (
 
 // The background full-text indexer.
 //
-// An append does not index its text: it writes the cleaned text to
-// fts_pending in its own transaction (appendWrite), which costs one plain
-// row. Splitting the text into words and FTS5's segment writes and merges —
-// a quarter of an append's CPU for 4 KB of prose, over a third for 200 KB —
-// happen here, one goroutine per Store, in batches: one transaction moves
-// up to indexBatchRows queued rows into fts and their words into fts_words.
-// Larger batches also make FTS5 cheaper per message (one segment flush per
-// batch instead of one per group commit). The indexer waits indexDelay
-// after being woken, and yields to waiting writes while the queue is short
-// (indexMaxLag, indexMaxLagBytes): on 2 CPUs, indexing alongside delivery
-// costs delivery about as much as indexing inside it did.
+// An append does not index its text: it stores the cleaned text in
+// fts_text and queues the message's number in fts_pending, in its own
+// transaction (appendWrite). Splitting the text into words and FTS5's
+// segment writes and merges happen here, one goroutine per Store, in
+// batches: one transaction indexes up to indexBatchRows queued messages
+// and adds their words to fts_words. Larger batches also make FTS5 cheaper
+// per message (one segment flush per batch instead of one per group
+// commit). The indexer waits indexDelay after being woken, and yields to
+// waiting writes while the queue is short (indexMaxLag, indexMaxLagBytes).
+//
+// Two indexes (migration 0009): a text of under Store.bagMin bytes goes
+// into fts, every word with its positions, so phrases are matched by the
+// index; a larger one goes into fts_bag as the set of its distinct words,
+// per column, with no positions. A 200 KB text of prose holds about 33,000
+// words but only a few thousand distinct ones: the set is what costs FTS5
+// its tokenizing and segment writes, and it is built here anyway, for
+// fts_words. Search matches several words in fts_bag by AND and checks the
+// stored text (fulltext.go).
 //
 // Durable state: a row in fts_pending is a message not yet indexed. The
 // indexer starts at Open with whatever the queue holds (left by a crash or
@@ -30,17 +37,23 @@ import (
 // synchronous=NORMAL, since a lost indexer commit only leaves its rows in
 // the queue, to be indexed again.
 //
-// Search stays exact meanwhile: every full-text condition also scans the
-// queued text with eider_contains and eider_header, the same substring
-// semantics the index is checked against (fulltext.go), in the same
-// snapshot as the index, and a batch moves rows from the queue to the index
-// in one transaction, so a message is always in exactly one of the two.
+// Search stays exact meanwhile: every full-text condition also checks the
+// text of the queued messages with eider_contains and eider_header, the
+// same substring semantics the index is checked against (fulltext.go), in
+// the same snapshot as the index, and a batch moves messages from the
+// queue to an index in one transaction, so a message is always in exactly
+// one of the three.
 
 // indexBatchRows and indexBatchBytes bound one indexer transaction, which
-// holds the writer lock: appends wait for it.
+// holds the writer lock: appends wait for it. The bytes are those FTS5
+// tokenizes: a text indexed as a word set counts for 1/bagShare of its
+// size (a 200 KB text of prose has about 25 KB of distinct words), so a
+// batch of large texts holds enough of them for its segment flush to be
+// shared, as one of small texts does.
 const (
 	indexBatchRows  = 256
 	indexBatchBytes = 1 << 20
+	bagShare        = 8
 )
 
 // indexMaxLag, indexMaxLagBytes: while writes are waiting for the writer,
@@ -73,6 +86,8 @@ type indexer struct {
 	paused atomic.Bool
 	// batches counts committed batches (tests and benchmarks).
 	batches atomic.Int64
+	// all, one: word sets reused by indexBatch (guarded by mu).
+	all, one *wordSet
 }
 
 // kick tells the indexer there may be new rows. It never blocks. A nil
@@ -195,32 +210,43 @@ func (s *Store) pendingCount(ctx context.Context) (int64, error) {
 // pendingSize returns how many messages wait for the indexer and the bytes
 // of their text (octet_length reads the row headers only, not the text).
 func (s *Store) pendingSize(ctx context.Context) (n, size int64, err error) {
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*), COALESCE(sum(octet_length(headers) + octet_length(body)), 0) FROM fts_pending`).Scan(&n, &size); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*), COALESCE(sum(octet_length(t.headers) + octet_length(t.body)), 0)
+		FROM fts_pending q CROSS JOIN fts_text t ON t.mno = q.mno`).Scan(&n, &size); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: pending full-text rows: %w", err)
 	}
 	return n, size, nil
 }
 
-// queuedRow is a row of fts_pending read by indexBatch.
+// queuedRow is a queued message read by indexBatch, with its text.
 type queuedRow struct {
 	mno           int64
 	headers, body string
+	// bag: the text is large (bagMin); headerWords and bodyWords are then
+	// its distinct words, space-separated, for fts_bag.
+	bag                    bool
+	headerWords, bodyWords string
 }
+
+// DefaultIndexBagMin is the default of Config.IndexBagMin: texts of this
+// many bytes or more are indexed as word sets (fts_bag).
+const DefaultIndexBagMin = 32 << 10
 
 // indexBatch indexes up to indexBatchRows of the oldest queued rows in one
 // transaction and returns how many it indexed.
 //
 // The rows are read and split into words before the writer lock is taken.
-// In the transaction each row leaves the queue only if it is still there
-// with the same text (an mno can be reused after its message is deleted:
-// the words split would then belong to another text); the words go into
-// fts_words first, then the rows into fts, all FTS writes last (FTS5
-// flushes its pending index at each statement savepoint that follows an FTS
-// write). The word list therefore holds every word of fts, as search needs.
+// In the transaction each message leaves the queue only if it is still
+// there with the same text (an mno can be reused after its message is
+// deleted: the words split would then belong to another text); the words
+// go into fts_words first, then the messages into fts or fts_bag, all FTS
+// writes last (FTS5 flushes its pending index at each statement savepoint
+// that follows an FTS write). The word list therefore holds every word of
+// both indexes, as search needs.
 func (s *Store) indexBatch(ctx context.Context) (int, error) {
 	s.ix.mu.Lock()
 	defer s.ix.mu.Unlock()
-	rows, err := s.r.QueryContext(ctx, `SELECT mno, headers, body FROM fts_pending ORDER BY mno LIMIT ?`, indexBatchRows)
+	rows, err := s.r.QueryContext(ctx, `SELECT q.mno, t.headers, t.body FROM fts_pending q CROSS JOIN fts_text t ON t.mno = q.mno
+		ORDER BY q.mno LIMIT ?`, indexBatchRows)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: index: read queue: %w", err)
 	}
@@ -233,7 +259,11 @@ func (s *Store) indexBatch(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("sqlite: index: read queue: %w", err)
 		}
 		batch = append(batch, r)
-		size += len(r.headers) + len(r.body)
+		if n := len(r.headers) + len(r.body); n < s.bagMin {
+			size += n
+		} else {
+			size += n / bagShare
+		}
 	}
 	err = rows.Err()
 	rows.Close()
@@ -243,18 +273,32 @@ func (s *Store) indexBatch(ctx context.Context) (int, error) {
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	seen := make(map[string]struct{}, 1024)
-	words := make([]string, 0, 1024)
-	add := func(w string, _, _ int) {
-		if _, ok := seen[w]; !ok {
-			seen[w] = struct{}{}
-			words = append(words, w)
+	// all collects the batch's words for fts_words; one the words of one
+	// large text, for fts_bag. Both are reused across batches (ix.mu).
+	if s.ix.all == nil {
+		s.ix.all, s.ix.one = newWordSet(), newWordSet()
+	}
+	all, one := s.ix.all, s.ix.one
+	all.reset()
+	for i := range batch {
+		r := &batch[i]
+		if len(r.headers)+len(r.body) < s.bagMin {
+			all.addText(r.headers)
+			all.addText(r.body)
+			continue
 		}
+		r.bag = true
+		one.reset()
+		one.addText(r.headers)
+		r.headerWords = one.String()
+		one.reset()
+		one.addText(r.body)
+		r.bodyWords = one.String()
+		all.addText(r.headerWords)
+		all.addText(r.bodyWords)
 	}
-	for _, r := range batch {
-		forEachWord(r.headers, add)
-		forEachWord(r.body, add)
-	}
+	words := make([]string, 0, len(all.ents))
+	all.each(func(w string) { words = append(words, w) })
 	list, err := json.Marshal(words)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: index: word list: %w", err)
@@ -274,7 +318,10 @@ func (s *Store) indexBatch(ctx context.Context) (int, error) {
 	t := &wtx{Tx: tx, s: s, ctx: ctx}
 	kept := batch[:0]
 	for _, r := range batch {
-		res, err := t.exec(`DELETE FROM fts_pending WHERE mno = ? AND headers = ? AND body = ?`, r.mno, r.headers, r.body)
+		// The message is dequeued only if its text is still the one split
+		// above: an mno can be reused after its message is deleted.
+		res, err := t.exec(`DELETE FROM fts_pending WHERE mno = ?
+			AND EXISTS (SELECT 1 FROM fts_text WHERE mno = ? AND headers = ? AND body = ?)`, r.mno, r.mno, r.headers, r.body)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: index: dequeue: %w", err)
 		}
@@ -288,7 +335,13 @@ func (s *Store) indexBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlite: index: word list: %w", err)
 	}
 	for _, r := range kept {
-		if _, err := t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.headers, r.body); err != nil {
+		var err error
+		if r.bag {
+			_, err = t.exec(`INSERT INTO fts_bag(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.headerWords, r.bodyWords)
+		} else {
+			_, err = t.exec(`INSERT INTO fts(rowid, headers, body) VALUES (?, ?, ?)`, r.mno, r.headers, r.body)
+		}
+		if err != nil {
 			return 0, fmt.Errorf("sqlite: index: message %d: %w", r.mno, err)
 		}
 	}
@@ -296,6 +349,7 @@ func (s *Store) indexBatch(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlite: index: commit: %w", err)
 	}
 	s.ix.batches.Add(1)
+	s.ck.kick()
 	// A row dequeued by someone else (its message deleted) still counts:
 	// the queue shrank, so the caller's loop makes progress.
 	return len(batch), nil

@@ -396,3 +396,72 @@ func TestConcurrentFirstListings(t *testing.T) {
 		}
 	}
 }
+
+// TestWordSetIndex: a large text (IndexBagMin) is indexed as its set of
+// distinct words (fts_bag), a small one with positions (fts). Strings of
+// several words are found in both, including where the set's order does
+// not keep the words adjacent ("alpha beta" below: the set is "beta alpha
+// gamma"), and strings whose words are all present but not in that order
+// are not; deleting the message leaves both indexes.
+func TestWordSetIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bs, _ := blob.NewFileStore(filepath.Join(dir, "blobs"))
+	const body = "beta alpha gamma alpha beta, Delta-epsilon"
+	probe := textMessage(0, "", body)
+	d := newFTSDoc(probe)
+	// The large message is exactly at the threshold, the small one a byte
+	// under it.
+	s, err := Open(ctx, Config{Path: filepath.Join(dir, "e.db"), IndexBagMin: len(d.headers) + len(d.body)}, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	u, _ := s.CreateUser(ctx, store.NewUser{Username: "bag"})
+	mb, _ := s.FindMailbox(ctx, u.ID, "INBOX")
+	large, err := s.Append(ctx, u.ID, mb.ID, textMessage(0, "", body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := s.Append(ctx, u.ID, mb.ID, textMessage(1, "", body[:len(body)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexNow(t, s)
+	mno := `(SELECT mno FROM messages WHERE id = ?)`
+	if count(t, s, `SELECT count(*) FROM fts_bag WHERE rowid = `+mno, large.ID) != 1 ||
+		count(t, s, `SELECT count(*) FROM fts WHERE rowid = `+mno, small.ID) != 1 {
+		t.Fatal("the large message is not in fts_bag or the small one not in fts")
+	}
+	for _, c := range []struct {
+		term string
+		want []uint32
+	}{
+		{"alpha beta", []uint32{1, 2}},
+		{"ALPHA BE", []uint32{1, 2}},
+		{"lpha bet", []uint32{1, 2}},
+		{"gamma alpha beta", []uint32{1, 2}},
+		{"delta-epsilon", []uint32{1}}, // the small text ends in "epsilo"
+		{"beta gamma", nil},            // both words present, never in this order
+		{"alpha delta", nil},           // likewise
+		{"gamma", []uint32{1, 2}},      // one word: the index alone decides
+		{"amm", []uint32{1, 2}},        // inside a word
+	} {
+		got, err := s.Search(ctx, u.ID, mb.ID, &store.Criteria{Body: []string{c.term}})
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("BODY %q = %v, %v; want %v", c.term, got, err, c.want)
+		}
+	}
+	if chk, err := s.CheckConsistency(ctx); err != nil || len(chk.Problems) > 0 {
+		t.Fatalf("consistency: %v %q", err, chk.Problems)
+	}
+	if _, err := s.Delete(ctx, u.ID, mb.ID, store.UIDSet{{Start: 1, Stop: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM fts_bag`) + count(t, s, `SELECT count(*) FROM fts`) + count(t, s, `SELECT count(*) FROM fts_text`); n != 0 {
+		t.Fatalf("%d full-text rows left after deleting both messages", n)
+	}
+	if chk, err := s.CheckConsistency(ctx); err != nil || len(chk.Problems) > 0 {
+		t.Fatalf("consistency after delete: %v %q", err, chk.Problems)
+	}
+}

@@ -318,7 +318,6 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID, mailboxID string) err
 			return err
 		}
 		for _, q := range []string{
-			`DELETE FROM fts WHERE rowid IN (SELECT mno FROM messages WHERE mbx = ?)`,
 			`DELETE FROM message_data WHERE mno IN (SELECT mno FROM messages WHERE mbx = ?)`,
 			`DELETE FROM message_refs WHERE mno IN (SELECT mno FROM messages WHERE mbx = ?)`,
 			`DELETE FROM messages WHERE mbx = ?`,

@@ -17,8 +17,8 @@ import (
 const maxThreadRefs = 64
 
 // Append adds a message in one write transaction: quota check, UID and
-// MODSEQ allocation, message rows, its text queued for the full-text
-// indexer (fts_pending, see indexer.go), blob references,
+// MODSEQ allocation, message rows, its text (fts_text) queued for the
+// full-text indexer (fts_pending, see indexer.go), blob references,
 // counters, storage_used and the journal entry. The blobs of the message
 // are released (blob.Releaser) after the transaction ends, successfully or
 // not; a failed Append leaves its freshly written blobs unreferenced (see
@@ -233,6 +233,7 @@ func (s *Store) runGroup(batch []*appendReq) {
 	} else {
 		s.groups.Add(1)
 		s.ix.kick() // new messages may wait for the indexer
+		s.ck.kick()
 	}
 	for _, h := range t.drop {
 		_ = s.blobs.Delete(ctx, h)
@@ -394,7 +395,10 @@ func appendWrite(t *wtx, msg *store.Message, m *store.NewMessage, doc *ftsDoc, m
 	}
 	// Indexed later, off the delivery path (indexer.go); Search scans the
 	// queued text meanwhile.
-	if _, err := t.exec(`INSERT INTO fts_pending(mno, headers, body) VALUES (?, ?, ?)`, mno, doc.headers, doc.body); err != nil {
+	if _, err := t.exec(`INSERT INTO fts_text(mno, headers, body) VALUES (?, ?, ?)`, mno, doc.headers, doc.body); err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO fts_pending(mno) VALUES (?)`, mno); err != nil {
 		return err
 	}
 	for _, r := range refs {
@@ -798,10 +802,12 @@ func (s *Store) Copy(ctx context.Context, userID, srcMailboxID string, set store
 			if _, err := t.exec(`INSERT INTO message_data(mno, segments, meta) SELECT ?, segments, meta FROM message_data WHERE mno = ?`, nmno, m.mno); err != nil {
 				return err
 			}
-			// The copy's text joins the indexer's queue, from the index or
-			// from the queue (indexer.go).
-			if _, err := t.exec(`INSERT INTO fts_pending(mno, headers, body) SELECT ?, headers, body FROM fts WHERE rowid = ?
-				UNION ALL SELECT ?, headers, body FROM fts_pending WHERE mno = ?`, nmno, m.mno, nmno, m.mno); err != nil {
+			// The copy has its own text row and joins the indexer's queue
+			// (indexer.go).
+			if _, err := t.exec(`INSERT INTO fts_text(mno, headers, body) SELECT ?, headers, body FROM fts_text WHERE mno = ?`, nmno, m.mno); err != nil {
+				return err
+			}
+			if _, err := t.exec(`INSERT INTO fts_pending(mno) VALUES (?)`, nmno); err != nil {
 				return err
 			}
 			if _, err := t.exec(`INSERT INTO message_refs(mno, uno, ref) SELECT ?, uno, ref FROM message_refs WHERE mno = ?`, nmno, m.mno); err != nil {
@@ -948,7 +954,6 @@ func (s *Store) remove(ctx context.Context, op, userID, mailboxID string, set st
 				counts[h]++
 			}
 			for _, q := range []string{
-				`DELETE FROM fts WHERE rowid = ?`,
 				`DELETE FROM message_data WHERE mno = ?`,
 				`DELETE FROM message_refs WHERE mno = ?`,
 				`DELETE FROM messages WHERE mno = ?`,

@@ -53,6 +53,11 @@ type Config struct {
 	// string may expand to (default DefaultMaxWordExpansion); a piece
 	// beyond it is answered by checking stored text instead (fulltext.go).
 	MaxWordExpansion int
+	// IndexBagMin: a message whose text (headers and body) has this many
+	// bytes or more is indexed as the set of its distinct words (fts_bag,
+	// see indexer.go); 0 means DefaultIndexBagMin, 1 puts every message
+	// there (tests).
+	IndexBagMin int
 	// RefsCache is how many message refs (about 100 bytes each) the
 	// listing cache of large mailboxes may hold (refs.go); 0 means
 	// DefaultRefsCache, negative disables it.
@@ -87,7 +92,9 @@ type Store struct {
 	// benchmarks to report writes per commit.
 	groups atomic.Int64
 
-	maxExpand int // Config.MaxWordExpansion
+	ck        *checkpointer // checkpoint.go
+	maxExpand int           // Config.MaxWordExpansion
+	bagMin    int           // Config.IndexBagMin
 
 	// fullSync is Config.Sync "full"; curSync is the writer connection's
 	// synchronous setting now (guarded by wmu), see setSync.
@@ -118,6 +125,9 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	if blobs == nil {
 		return nil, fmt.Errorf("sqlite: open: nil blob store: %w", store.ErrInvalidInput)
 	}
+	if cfg.IndexBagMin < 0 {
+		return nil, fmt.Errorf("sqlite: open: IndexBagMin %d < 0: %w", cfg.IndexBagMin, store.ErrInvalidInput)
+	}
 	if cfg.MaxWordExpansion < 0 {
 		return nil, fmt.Errorf("sqlite: open: MaxWordExpansion %d < 0: %w", cfg.MaxWordExpansion, store.ErrInvalidInput)
 	}
@@ -146,7 +156,8 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 		q.Set("_txlock", txlock)
 		return "file:" + cfg.Path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn([]string{"cache_size(-65536)"}, "immediate"))
+	// The writer never checkpoints: the checkpointer does (checkpoint.go).
+	w, err := sql.Open("sqlite", dsn([]string{"cache_size(-65536)", "wal_autocheckpoint(0)"}, "immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
 	}
@@ -175,10 +186,22 @@ func Open(ctx context.Context, cfg Config, blobs blob.Store) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
+	ck, err := sql.Open("sqlite", dsn([]string{"cache_size(-2048)"}, "deferred"))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
 	s := &Store{w: w, r: newReadPool(r), blobs: blobs, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{},
 		maxExpand: cmp.Or(cfg.MaxWordExpansion, DefaultMaxWordExpansion),
+		bagMin:    cmp.Or(cfg.IndexBagMin, DefaultIndexBagMin),
 		refs:      newRefsCache(cmp.Or(cfg.RefsCache, DefaultRefsCache)),
 		fullSync:  syncMode == "FULL", curSync: syncMode}
+	s.startCheckpointer(ck)
 	s.startIndexer()
 	return s, nil
 }
@@ -193,7 +216,7 @@ func (s *Store) Close() error {
 	}
 	s.stmts = map[string]*sql.Stmt{}
 	s.wmu.Unlock()
-	err := errors.Join(s.r.Close(), s.w.Close())
+	err := errors.Join(s.ck.stop(), s.r.Close(), s.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
@@ -380,6 +403,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *wtx) error) er
 		_ = s.blobs.Delete(dctx, h)
 	}
 	s.ix.kick() // a copy may have queued text for the indexer
+	s.ck.kick()
 	return nil
 }
 

@@ -93,7 +93,7 @@ type condBuilder struct {
 	// probes are the FTS5 queries of full-text conditions that every hit
 	// must satisfy (top-level AND), for Search's choice of plan; top says
 	// whether the condition being built is at the top level.
-	probes []string
+	probes []ftsPlan
 	top    bool
 	// subs are the subqueries of the top-level "m.mno IN (...)"
 	// conditions (search_mno.go).

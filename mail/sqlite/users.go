@@ -226,7 +226,6 @@ func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 			return err
 		}
 		for _, q := range []string{
-			`DELETE FROM fts WHERE rowid IN (SELECT mno FROM messages WHERE uno = ?)`,
 			`DELETE FROM message_data WHERE mno IN (SELECT mno FROM messages WHERE uno = ?)`,
 			`DELETE FROM message_refs WHERE uno = ?`,
 			`DELETE FROM messages WHERE uno = ?`,

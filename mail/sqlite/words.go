@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"hash/maphash"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -122,4 +123,148 @@ func forEachWord(s string, fn func(word string, start, end int)) {
 // foldWord folds a single word (as forEachWord would).
 func foldWord(w string) string {
 	return strings.Map(foldRune, w)
+}
+
+// wordSet collects the distinct words of texts (split and folded as
+// forEachWord does) in the order first seen, for the word-set index
+// (fts_bag, indexer.go). A 200 KB text holds some 33,000 words and a few
+// thousand distinct ones: the set is kept in an open-addressing table over
+// one byte arena, so a repeated word costs a hash and a comparison, and
+// no allocation.
+type wordSet struct {
+	seed maphash.Seed
+	// arena holds each distinct word followed by one space: as a string it
+	// is the text fts_bag indexes.
+	arena []byte
+	ents  []wordEnt
+	// slots is the hash table: 0 is empty, i+1 refers to ents[i]. Its
+	// length is a power of two, at least twice len(ents).
+	slots   []uint32
+	scratch []byte // the folded form of the current word, when it differs
+}
+
+type wordEnt struct {
+	hash   uint64
+	off, n uint32 // the word is arena[off : off+n]
+}
+
+func newWordSet() *wordSet {
+	return &wordSet{seed: maphash.MakeSeed(), slots: make([]uint32, 1024)}
+}
+
+// reset empties the set, keeping its memory.
+func (ws *wordSet) reset() {
+	ws.arena, ws.ents = ws.arena[:0], ws.ents[:0]
+	clear(ws.slots)
+}
+
+// String returns the distinct words, each followed by a space.
+func (ws *wordSet) String() string { return string(ws.arena) }
+
+// each calls fn for every distinct word, in the order first seen.
+func (ws *wordSet) each(fn func(w string)) {
+	for _, e := range ws.ents {
+		fn(string(ws.arena[e.off : e.off+e.n]))
+	}
+}
+
+// addText adds the words of s (valid UTF-8, see cleanText). It splits
+// exactly as forEachWord does (FuzzWordSet compares them), with a fast path
+// for ASCII.
+func (ws *wordSet) addText(s string) {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !asciiWord[c] {
+				i++
+				continue
+			}
+		} else if r, n := utf8.DecodeRuneInString(s[i:]); !isWordStart(r) {
+			i += n
+			continue
+		}
+		start := i
+		plain := true // s[start:i] is already folded
+		for i < len(s) {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				if !asciiWord[c] {
+					break
+				}
+				if 'A' <= c && c <= 'Z' {
+					plain = false
+				}
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if !isWordRune(r) {
+				break
+			}
+			if foldRune(r) != r {
+				plain = false
+			}
+			i += n
+		}
+		if plain {
+			w := s[start:i]
+			ws.add(maphash.String(ws.seed, w), w)
+			continue
+		}
+		ws.scratch = ws.scratch[:0]
+		for _, r := range s[start:i] {
+			ws.scratch = utf8.AppendRune(ws.scratch, foldRune(r))
+		}
+		ws.addBytes(maphash.Bytes(ws.seed, ws.scratch), ws.scratch)
+	}
+}
+
+// add adds word w with hash h.
+func (ws *wordSet) add(h uint64, w string) {
+	mask := uint64(len(ws.slots) - 1)
+	for j := h & mask; ; j = (j + 1) & mask {
+		k := ws.slots[j]
+		if k == 0 {
+			ws.insert(j, h, w)
+			return
+		}
+		if e := ws.ents[k-1]; e.hash == h && string(ws.arena[e.off:e.off+e.n]) == w {
+			return
+		}
+	}
+}
+
+// addBytes is add for a word in a byte slice (not kept).
+func (ws *wordSet) addBytes(h uint64, w []byte) {
+	mask := uint64(len(ws.slots) - 1)
+	for j := h & mask; ; j = (j + 1) & mask {
+		k := ws.slots[j]
+		if k == 0 {
+			ws.insert(j, h, string(w))
+			return
+		}
+		if e := ws.ents[k-1]; e.hash == h && string(ws.arena[e.off:e.off+e.n]) == string(w) {
+			return
+		}
+	}
+}
+
+// insert stores w in empty slot j and grows the table past half full.
+func (ws *wordSet) insert(j, h uint64, w string) {
+	ws.ents = append(ws.ents, wordEnt{hash: h, off: uint32(len(ws.arena)), n: uint32(len(w))})
+	ws.arena = append(append(ws.arena, w...), ' ')
+	ws.slots[j] = uint32(len(ws.ents))
+	if 2*len(ws.ents) <= len(ws.slots) {
+		return
+	}
+	ws.slots = make([]uint32, 2*len(ws.slots))
+	mask := uint64(len(ws.slots) - 1)
+	for k, e := range ws.ents {
+		j := e.hash & mask
+		for ws.slots[j] != 0 {
+			j = (j + 1) & mask
+		}
+		ws.slots[j] = uint32(k + 1)
+	}
 }

@@ -300,3 +300,63 @@ func FuzzWords(f *testing.F) {
 		}
 	})
 }
+
+// distinctWords is the reference for wordSet: forEachWord's words, each
+// kept the first time it occurs.
+func distinctWords(texts ...string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range texts {
+		forEachWord(s, func(w string, _, _ int) {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		})
+	}
+	return out
+}
+
+// FuzzWordSet checks wordSet against forEachWord: the same distinct words
+// in the same order, over two texts added one after the other (as the
+// indexer adds headers and body), and a String that FTS5 splits back into
+// exactly those words.
+func FuzzWordSet(f *testing.F) {
+	for _, s := range []string{"Hello, World hello WORLD", "Grüße GRÜSSE grüße", "a\u0301b a\u0301b", "東京 東京", "x\xffy x\xffy", "İı İı", "ΣΊΣΥΦΟΣ σίσυφος"} {
+		f.Add(s, "the other text, Hello")
+	}
+	ws := newWordSet()
+	f.Fuzz(func(t *testing.T, a, b string) {
+		a, b = cleanText(a), cleanText(b)
+		ws.reset()
+		ws.addText(a)
+		ws.addText(b)
+		var got []string
+		ws.each(func(w string) { got = append(got, w) })
+		want := distinctWords(a, b)
+		if !slices.Equal(got, want) {
+			t.Fatalf("wordSet(%q, %q) = %q, want %q", a, b, got, want)
+		}
+		if back := goWords(ws.String()); !slices.Equal(back, want) && !(len(back) == 0 && len(want) == 0) {
+			t.Fatalf("wordSet(%q, %q).String() = %q splits into %q, want %q", a, b, ws.String(), back, want)
+		}
+	})
+}
+
+// TestWordSetGrows: thousands of distinct words (the table grows several
+// times) with repeats, against the reference.
+func TestWordSetGrows(t *testing.T) {
+	g := newTextGen(5)
+	text := g.text(300 << 10)
+	ws := newWordSet()
+	for range 2 { // the second round reuses the reset set
+		ws.reset()
+		ws.addText(text)
+		var got []string
+		ws.each(func(w string) { got = append(got, w) })
+		want := distinctWords(text)
+		if len(want) < 2000 || !slices.Equal(got, want) {
+			t.Fatalf("wordSet: %d words, reference %d (want the same, and over 2000)", len(got), len(want))
+		}
+	}
+}
