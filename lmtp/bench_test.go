@@ -2,13 +2,16 @@ package lmtp_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +29,57 @@ import (
 // LMTP session costs (client included: it runs on the same CPUs, as in
 // bench/lmtp.sh).
 func BenchmarkLMTP4K(b *testing.B) {
+	words := strings.Fields("the quarterly report budget meeting schedule review draft plan team project update notes")
+	var body strings.Builder
+	for i := 0; body.Len() < 3800; i++ {
+		body.WriteString(words[(i*7)%len(words)])
+		if i%12 == 11 {
+			body.WriteString("\r\n")
+		} else {
+			body.WriteByte(' ')
+		}
+	}
+	body.WriteString("\r\n")
+	benchLMTP(b, 4096, func(i int64) string {
+		return fmt.Sprintf("From: a@example.org\r\nTo: bench@example.com\r\nSubject: bench %d\r\nMessage-ID: <%d@bench>\r\n\r\n%s", i, i, body.String())
+	})
+}
+
+// BenchmarkLMTP200KAttachment is BenchmarkLMTP4K with bench/lmtp's
+// "200k-att" message: 2 KB of text and a base64 attachment, different in
+// every message (every delivery writes a new blob file).
+func BenchmarkLMTP200KAttachment(b *testing.B) {
+	var body strings.Builder
+	body.WriteString("--bench-boundary\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
+	for body.Len() < 2048 {
+		body.WriteString("the quarterly report budget meeting schedule review draft plan\r\n")
+	}
+	body.WriteString("--bench-boundary\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"report.pdf\"\r\n\r\n")
+	at := body.Len()
+	raw := make([]byte, 150<<10)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	enc := base64.StdEncoding.EncodeToString(raw)
+	for len(enc) > 76 {
+		body.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	body.WriteString(enc + "\r\n--bench-boundary--\r\n")
+	text := body.String()
+	benchLMTP(b, int64(len(text)), func(i int64) string {
+		// Ten digits are base64 characters too: a different, valid attachment.
+		return fmt.Sprintf("From: a@example.org\r\nTo: bench@example.com\r\nSubject: bench %d\r\nMessage-ID: <%d@bench>\r\n"+
+			"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"bench-boundary\"\r\n\r\n%s%010d%s", i, i, text[:at], i, text[at+10:])
+	})
+}
+
+// benchLMTP sends b.N messages msg(i) of about size bytes over 10 LMTP
+// connections and reports msgs/s and the process CPU time per message
+// (client included).
+func benchLMTP(b *testing.B, size int64, msg func(i int64) string) {
 	ctx := context.Background()
 	svc := mailtest.NewService(b, "", "full", mimetree.DefaultLimits())
 	if _, err := svc.CreateUser(ctx, "bench", "pw", "bench@example.com", 0); err != nil {
@@ -40,22 +94,12 @@ func BenchmarkLMTP4K(b *testing.B) {
 	}
 	go srv.Serve(ln)
 	b.Cleanup(func() { srv.Close() })
-	words := strings.Fields("the quarterly report budget meeting schedule review draft plan team project update notes")
-	var body strings.Builder
-	for i := 0; body.Len() < 3800; i++ {
-		body.WriteString(words[(i*7)%len(words)])
-		if i%12 == 11 {
-			body.WriteString("\r\n")
-		} else {
-			body.WriteByte(' ')
-		}
-	}
-	body.WriteString("\r\n")
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, 10)
-	b.SetBytes(4096)
+	b.SetBytes(size)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for w := 0; w < 10; w++ {
 		wg.Add(1)
 		go func() {
@@ -77,8 +121,7 @@ func BenchmarkLMTP4K(b *testing.B) {
 					c.Quit()
 					return
 				}
-				msg := fmt.Sprintf("From: a@example.org\r\nTo: bench@example.com\r\nSubject: bench %d\r\nMessage-ID: <%d@bench>\r\n\r\n%s", i, i, body.String())
-				if err := c.SendMail("a@example.org", []string{"bench@example.com"}, strings.NewReader(msg)); err != nil {
+				if err := c.SendMail("a@example.org", []string{"bench@example.com"}, strings.NewReader(msg(i))); err != nil {
 					errc <- fmt.Errorf("message %d: %w", i, err)
 					return
 				}
@@ -92,4 +135,14 @@ func BenchmarkLMTP4K(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
+}
+
+// cpuTime is the process's user+system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -13,38 +13,134 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
-// FileStore keeps blobs as files under a directory: dir/ab/cd/abcd....
-// Files are written to dir/tmp, fsynced, and renamed into place, so a blob
-// that exists under its hash name is always complete.
+// FileStore keeps blobs as files under a directory, named by their hash:
+// dir/ab/abcd... in stores created with the layout file (see layoutFile), and
+// dir/ab/cd/abcd... in stores created before it, which keep that layout.
+// Files are written to dir/tmp, fsynced, and renamed into place, and the
+// directory holding the new name is fsynced before Commit returns (as is the
+// parent of a directory Commit had to create), so a blob that exists under
+// its hash name is always complete, and a Commit that returned has both the
+// file and its directory entries on disk.
 //
 // Deletion and fresh writes of the same hash are ordered by an in-process
 // pin set: a hash committed by Writer.Commit stays pinned until Release, and
 // Delete leaves a pinned file alone (the pending store transaction is about
 // to take a reference to it).
+//
+// Concurrency: s.mu only guards the maps (pins, syncing); no file system call
+// is made while holding it, so concurrent commits fsync their files and
+// directories in parallel. What keeps the duplicate shortcut durable is the
+// syncing count: it is raised before a rename and lowered only after the
+// directory fsync that follows it succeeded, so a writer that finds its
+// content already stored while the count is up fsyncs the directory itself
+// before reporting success.
 type FileStore struct {
-	dir string
-	mu  sync.Mutex
+	dir    string
+	tmp    string // dir/tmp
+	levels int    // directory levels above a blob: 1 (dir/ab) or 2 (dir/ab/cd)
+	mu     sync.Mutex
 	// pins counts outstanding Commit-without-Release per hash.
 	pins map[string]int
+	// syncing counts, per hash, the renames into place whose directory
+	// fsync has not succeeded yet (a failed one stays counted for good:
+	// that entry is never trusted to be durable).
+	syncing map[string]int
+	// made has bit i set when the directory of the blobs whose hash starts
+	// with the hex digits of i (two or four of them, by levels) is known to
+	// exist (created or found by this process). Directories are never
+	// removed by the store; a rename that fails because one was removed
+	// behind its back recreates it.
+	made [1 << 16 / 64]atomic.Uint64
+	// mkMu serialises the creation of directories (rare: once per
+	// directory and process).
+	mkMu sync.Mutex
 }
 
 var _ Store = (*FileStore)(nil)
 var _ Releaser = (*FileStore)(nil)
 
+// layoutFile, in the store directory, records the layout of a store created
+// with it: "1" for dir/ab/<hash>. A store without it that holds any dir/ab
+// directory has the original layout dir/ab/cd/<hash>.
+//
+// One level of 256 directories is enough for the file systems Eider runs on
+// (ext4 and XFS index large directories), and a young store does not create
+// a new directory, with its fsync, for nearly every blob as it does with
+// 65536 leaf directories.
+const layoutFile = "layout"
+
 // NewFileStore opens (creating if needed) a file blob store rooted at dir.
+// A new store gets the one-level layout; an existing one keeps its own.
 func NewFileStore(dir string) (*FileStore, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("blob: create %s: %w", dir, err)
 	}
-	return &FileStore{dir: dir, pins: map[string]int{}}, nil
+	levels, err := openLayout(dir, tmp)
+	if err != nil {
+		return nil, err
+	}
+	return &FileStore{dir: dir, tmp: tmp, levels: levels, pins: map[string]int{}, syncing: map[string]int{}}, nil
 }
 
-func validHash(h string) bool {
-	if len(h) != 64 {
-		return false
+// Levels reports the directory levels above a blob file: 1 (dir/ab/hash) or
+// 2 (dir/ab/cd/hash, stores created before the layout file).
+func (s *FileStore) Levels() int { return s.levels }
+
+// openLayout reads the store's layout, recording the one-level layout in a
+// new store (durably, before any blob is written under it).
+func openLayout(dir, tmp string) (int, error) {
+	lf := filepath.Join(dir, layoutFile)
+	b, err := os.ReadFile(lf)
+	if err == nil {
+		switch string(bytes.TrimSpace(b)) {
+		case "1":
+			return 1, nil
+		case "2":
+			return 2, nil
+		}
+		return 0, fmt.Errorf("blob: %s: unknown layout %q", lf, b)
 	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("blob: read layout: %w", err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("blob: open %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if n := e.Name(); e.IsDir() && len(n) == 2 && validHex(n) {
+			return 2, nil // a store of the original layout
+		}
+	}
+	f, err := os.CreateTemp(tmp, "layout-*")
+	if err != nil {
+		return 0, fmt.Errorf("blob: write layout: %w", err)
+	}
+	_, err = f.WriteString("1\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), lf)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return 0, fmt.Errorf("blob: write layout: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
+func validHex(h string) bool {
 	for _, c := range h {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
@@ -53,8 +149,80 @@ func validHash(h string) bool {
 	return true
 }
 
+func validHash(h string) bool {
+	return len(h) == 64 && validHex(h)
+}
+
 func (s *FileStore) path(h string) string {
+	if s.levels == 1 {
+		return filepath.Join(s.dir, h[:2], h)
+	}
 	return filepath.Join(s.dir, h[:2], h[2:4], h)
+}
+
+// dirIndex is the number of the directory of a valid hash: its first two
+// (one level) or four (two levels) hex digits.
+func (s *FileStore) dirIndex(h string) int {
+	v := 0
+	for i := 0; i < 2*s.levels; i++ {
+		c := h[i]
+		if c <= '9' {
+			v = v<<4 | int(c-'0')
+		} else {
+			v = v<<4 | int(c-'a'+10)
+		}
+	}
+	return v
+}
+
+// ensureDir makes sure the directory of h exists, touching the file system
+// only the first time this process needs it. A directory it creates has its
+// entry made durable (its parent fsynced) before it is used.
+func (s *FileStore) ensureDir(h, dir string) error {
+	i := s.dirIndex(h)
+	word, bit := &s.made[i/64], uint64(1)<<(i%64)
+	if word.Load()&bit != 0 {
+		return nil
+	}
+	// One creator at a time, so that a writer finding the directory
+	// created by another one also finds its parent fsynced.
+	s.mkMu.Lock()
+	defer s.mkMu.Unlock()
+	if word.Load()&bit != 0 {
+		return nil
+	}
+	if err := mkdirDurable(dir, s.levels); err != nil {
+		return err
+	}
+	word.Or(bit)
+	return nil
+}
+
+// mkdirDurable creates dir and, up to levels-1 of its parents, the missing
+// ones, fsyncing the parent of each one created. An existing directory is
+// taken as it is (one this process created was fsynced into its parent
+// before its mark was set).
+func mkdirDurable(dir string, levels int) error {
+	err := os.Mkdir(dir, 0o750)
+	if errors.Is(err, fs.ErrNotExist) && levels > 1 {
+		if err := mkdirDurable(filepath.Dir(dir), levels-1); err != nil {
+			return err
+		}
+		err = os.Mkdir(dir, 0o750)
+	}
+	switch {
+	case err == nil:
+		return syncDir(filepath.Dir(dir))
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	}
+	return fmt.Errorf("blob: mkdir: %w", err)
+}
+
+// forgetDir clears the "exists" mark of h's directory.
+func (s *FileStore) forgetDir(h string) {
+	i := s.dirIndex(h)
+	s.made[i/64].And(^(uint64(1) << (i % 64)))
 }
 
 // Create starts a blob in a temporary file.
@@ -62,7 +230,7 @@ func (s *FileStore) Create(ctx context.Context) (Writer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "blob-*")
+	f, err := os.CreateTemp(s.tmp, "blob-*")
 	if err != nil {
 		return nil, fmt.Errorf("blob: create temp: %w", err)
 	}
@@ -90,67 +258,96 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Commit pins the hash first, so that from then on no Delete can remove the
+// file it looks at, then either finds the content stored (and durable) or
+// fsyncs the temporary file, renames it into place and fsyncs the directory.
 func (w *fileWriter) Commit() (string, int64, error) {
 	if w.done {
 		return "", 0, errors.New("blob: commit twice")
 	}
 	w.done = true
+	s := w.s
 	tmp := w.f.Name()
-	sum := hex.EncodeToString(w.h.Sum(nil))
-	dst := w.s.path(sum)
+	var sum [sha256.Size]byte
+	h := hex.EncodeToString(w.h.Sum(sum[:0]))
+	dst := s.path(h)
+	dir := filepath.Dir(dst)
+	s.mu.Lock()
+	s.pins[h]++
+	s.mu.Unlock()
+	fail := func(err error) (string, int64, error) {
+		s.Release(h)
+		return "", 0, err
+	}
 	// Content already stored (the same attachment or text delivered
-	// again): the temporary file need not reach the disk at all. A file
-	// under its hash name is durable: it was fsynced before its rename, and
-	// the rename and its directory fsync happen under s.mu, so it cannot be
-	// seen here before its directory entry is durable too.
-	if w.s.pinIfStored(sum, dst, w.n) {
+	// again): the temporary file need not reach the disk at all.
+	if fi, err := os.Stat(dst); err == nil && fi.Size() == w.n {
 		w.f.Close()
 		os.Remove(tmp)
-		return sum, w.n, nil
+		if err := s.awaitDurable(h, dir); err != nil {
+			return fail(err)
+		}
+		return h, w.n, nil
 	}
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		os.Remove(tmp)
-		return "", 0, fmt.Errorf("blob: sync: %w", err)
+		return fail(fmt.Errorf("blob: sync: %w", err))
 	}
 	if err := w.f.Close(); err != nil {
 		os.Remove(tmp)
-		return "", 0, fmt.Errorf("blob: close: %w", err)
+		return fail(fmt.Errorf("blob: close: %w", err))
 	}
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	w.s.pins[sum]++
-	if fi, err := os.Stat(dst); err == nil && fi.Size() == w.n {
-		os.Remove(tmp) // stored meanwhile by another writer
-		return sum, w.n, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		w.s.unpinLocked(sum)
+	if err := s.ensureDir(h, dir); err != nil {
 		os.Remove(tmp)
-		return "", 0, fmt.Errorf("blob: mkdir: %w", err)
+		return fail(err)
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		w.s.unpinLocked(sum)
+	s.mu.Lock()
+	s.syncing[h]++
+	s.mu.Unlock()
+	err := os.Rename(tmp, dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The leaf directory was removed behind the store's back.
+		s.forgetDir(h)
+		if err = s.ensureDir(h, dir); err == nil {
+			err = os.Rename(tmp, dst)
+		}
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.doneSyncingLocked(h)
+		s.mu.Unlock()
 		os.Remove(tmp)
-		return "", 0, fmt.Errorf("blob: rename: %w", err)
+		return fail(fmt.Errorf("blob: rename: %w", err))
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
-		w.s.unpinLocked(sum)
-		return "", 0, err
+	if err := syncDir(dir); err != nil {
+		return fail(err) // h stays in syncing: never trusted as durable
 	}
-	return sum, w.n, nil
+	s.mu.Lock()
+	s.doneSyncingLocked(h)
+	s.mu.Unlock()
+	return h, w.n, nil
 }
 
-// pinIfStored pins h and reports true if the blob is already stored at dst
-// with size n.
-func (s *FileStore) pinIfStored(h, dst string, n int64) bool {
+// awaitDurable is called when h was found stored: if a rename of h may not
+// have reached the disk yet (its directory fsync is pending, or failed), it
+// fsyncs the directory itself, which covers the entry it found.
+func (s *FileStore) awaitDurable(h, dir string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if fi, err := os.Stat(dst); err != nil || fi.Size() != n {
-		return false
+	pending := s.syncing[h] > 0
+	s.mu.Unlock()
+	if !pending {
+		return nil
 	}
-	s.pins[h]++
-	return true
+	return syncDir(dir)
+}
+
+func (s *FileStore) doneSyncingLocked(h string) {
+	if s.syncing[h] <= 1 {
+		delete(s.syncing, h)
+	} else {
+		s.syncing[h]--
+	}
 }
 
 func (w *fileWriter) Abort() {
