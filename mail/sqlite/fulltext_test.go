@@ -406,3 +406,78 @@ func indexNow(t testing.TB, s *Store) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrateTextOnce: a version 8 store with one indexed message (text in
+// the FTS content) and one queued (text in fts_pending) keeps both texts
+// through migration 0009; both are found before and after the indexer
+// rebuilds the index, and the store is consistent.
+func TestMigrateTextOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v8.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(ctx, db, 8); err != nil {
+		t.Fatal(err)
+	}
+	raws := []string{"Subject: one\r\n\r\nthe indexed walrus\r\n", "Subject: two\r\n\r\nthe queued narwhal\r\n"}
+	size := len(raws[0]) + len(raws[1])
+	qs := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO users(uno, id, username, username_key, storage_used, created) VALUES (1, 'u1', 'old', 'old', ?, 0)`, []any{size}},
+		{`INSERT INTO mailboxes(mbx, id, uno, name, uid_validity, uid_next, highest_modseq, created, total, unseen, size)
+			VALUES (1, 'm1', 1, 'INBOX', 1, 3, 2, 0, 2, 2, ?)`, []any{size}},
+		{`INSERT INTO fts(rowid, headers, body) VALUES (1, 'Subject: one' || char(10), 'the indexed walrus')`, nil},
+		{`INSERT INTO fts_words(term) VALUES ('subject'), ('one'), ('the'), ('indexed'), ('walrus')`, nil},
+		{`INSERT INTO fts_pending(mno, headers, body) VALUES (2, 'Subject: two' || char(10), 'the queued narwhal')`, nil},
+	}
+	for i, raw := range raws {
+		segs := encodeSegments([]blob.Segment{{Inline: []byte(raw), Size: int64(len(raw))}})
+		qs = append(qs,
+			struct {
+				sql  string
+				args []any
+			}{`INSERT INTO messages(mno, id, uno, mbx, uid, modseq, internal_date, size, thread_id, subject)
+				VALUES (?, ?, 1, 1, ?, ?, 0, ?, ?, ?)`, []any{i + 1, fmt.Sprint("x", i), i + 1, i + 1, len(raw), fmt.Sprint("t", i), fmt.Sprint("s", i)}},
+			struct {
+				sql  string
+				args []any
+			}{`INSERT INTO message_data(mno, segments) VALUES (?, ?)`, []any{i + 1, segs}})
+	}
+	for _, q := range qs {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	db.Close()
+	bs, _ := blob.NewFileStore(filepath.Join(dir, "blobs"))
+	s, err := Open(ctx, Config{Path: path}, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check := func(when string) {
+		t.Helper()
+		for term, want := range map[string][]uint32{"walrus": {1}, "queued narwhal": {2}, "the": {1, 2}, "subject: t": {2}} {
+			got, err := s.Search(ctx, "u1", "m1", &store.Criteria{Text: []string{term}})
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("%s: TEXT %q = %v, %v; want %v", when, term, got, err, want)
+			}
+		}
+		if c, err := s.CheckConsistency(ctx); err != nil || len(c.Problems) > 0 {
+			t.Fatalf("%s: consistency %v %q", when, err, c.Problems)
+		}
+	}
+	s.pauseIndexer()
+	if n, err := s.pendingCount(ctx); err != nil || n != 2 {
+		t.Fatalf("after migration %d messages queued (%v), want both", n, err)
+	}
+	check("queued")
+	indexNow(t, s)
+	check("indexed")
+	s.resumeIndexer()
+}
