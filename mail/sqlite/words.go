@@ -65,58 +65,67 @@ func cleanText(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
+// nextWord finds the first word of s at or after byte i: its span
+// [start, end) and whether s[start:end] is already folded (plain). ok is
+// false when no word is left.
+func nextWord(s string, i int) (start, end int, plain, ok bool) {
+	for i < len(s) { // skip separators
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if asciiWord[c] {
+				break
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if isWordStart(r) {
+			break
+		}
+		i += n
+	}
+	if i == len(s) {
+		return 0, 0, false, false
+	}
+	start, plain = i, true
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !asciiWord[c] {
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				plain = false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			break
+		}
+		if foldRune(r) != r {
+			plain = false
+		}
+		i += n
+	}
+	return start, i, plain, true
+}
+
 // forEachWord calls fn for each word of s (valid UTF-8, see cleanText) in
 // order, with its folded form and its byte span [start, end) in s.
 func forEachWord(s string, fn func(word string, start, end int)) {
 	var b strings.Builder
-	i := 0
-	for i < len(s) {
-		// Skip separators.
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if !asciiWord[c] {
-				i++
-				continue
-			}
-		} else {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if !isWordStart(r) {
-				i += n
-				continue
-			}
-		}
-		start := i
-		plain := true // s[start:i] is already folded
-		for i < len(s) {
-			c := s[i]
-			if c < utf8.RuneSelf {
-				if !asciiWord[c] {
-					break
-				}
-				if 'A' <= c && c <= 'Z' {
-					plain = false
-				}
-				i++
-				continue
-			}
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if !isWordRune(r) {
-				break
-			}
-			if foldRune(r) != r {
-				plain = false
-			}
-			i += n
-		}
+	for start, end, plain, ok := nextWord(s, 0); ok; start, end, plain, ok = nextWord(s, end) {
 		if plain {
-			fn(s[start:i], start, i)
+			fn(s[start:end], start, end)
 			continue
 		}
 		b.Reset()
-		for _, r := range s[start:i] {
+		for _, r := range s[start:end] {
 			b.WriteRune(foldRune(r))
 		}
-		fn(b.String(), start, i)
+		fn(b.String(), start, end)
 	}
 }
 
@@ -168,52 +177,17 @@ func (ws *wordSet) each(fn func(w string)) {
 	}
 }
 
-// addText adds the words of s (valid UTF-8, see cleanText). It splits
-// exactly as forEachWord does (FuzzWordSet compares them), with a fast path
-// for ASCII.
+// addText adds the words of s (valid UTF-8, see cleanText), split as
+// forEachWord splits them (FuzzWordSet compares the two).
 func (ws *wordSet) addText(s string) {
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if !asciiWord[c] {
-				i++
-				continue
-			}
-		} else if r, n := utf8.DecodeRuneInString(s[i:]); !isWordStart(r) {
-			i += n
-			continue
-		}
-		start := i
-		plain := true // s[start:i] is already folded
-		for i < len(s) {
-			c := s[i]
-			if c < utf8.RuneSelf {
-				if !asciiWord[c] {
-					break
-				}
-				if 'A' <= c && c <= 'Z' {
-					plain = false
-				}
-				i++
-				continue
-			}
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if !isWordRune(r) {
-				break
-			}
-			if foldRune(r) != r {
-				plain = false
-			}
-			i += n
-		}
+	for start, end, plain, ok := nextWord(s, 0); ok; start, end, plain, ok = nextWord(s, end) {
 		if plain {
-			w := s[start:i]
+			w := s[start:end]
 			ws.add(maphash.String(ws.seed, w), w)
 			continue
 		}
 		ws.scratch = ws.scratch[:0]
-		for _, r := range s[start:i] {
+		for _, r := range s[start:end] {
 			ws.scratch = utf8.AppendRune(ws.scratch, foldRune(r))
 		}
 		ws.addBytes(maphash.Bytes(ws.seed, ws.scratch), ws.scratch)
