@@ -11,12 +11,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/eidermail/eider/internal/cputime"
 	"github.com/eidermail/eider/lmtp"
 	"github.com/eidermail/eider/mail/delivery"
 	"github.com/eidermail/eider/mail/mailtest"
@@ -99,7 +99,7 @@ func benchLMTP(b *testing.B, size int64, msg func(i int64) string) {
 	errc := make(chan error, 10)
 	b.SetBytes(size)
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for w := 0; w < 10; w++ {
 		wg.Add(1)
 		go func() {
@@ -135,14 +135,5 @@ func benchLMTP(b *testing.B, size int64, msg func(i int64) string) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/msg")
 }

@@ -6,8 +6,9 @@ import (
 	"math/rand"
 	"runtime"
 	"sync/atomic"
-	"syscall"
 	"testing"
+
+	"github.com/eidermail/eider/internal/cputime"
 )
 
 // BenchmarkFileStoreCommit200K writes distinct 200 KB blobs from 10
@@ -26,7 +27,7 @@ func BenchmarkFileStoreCommit200K(b *testing.B) {
 	b.ReportAllocs()
 	b.SetParallelism(max(1, 10/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		data := append([]byte(nil), base...)
 		for pb.Next() {
@@ -53,15 +54,5 @@ func BenchmarkFileStoreCommit200K(b *testing.B) {
 			s.Release(h)
 		}
 	})
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds (kernel
-// time matters here: file creation and fsync are most of the work).
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 }

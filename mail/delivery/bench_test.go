@@ -10,10 +10,10 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/internal/cputime"
 	"github.com/eidermail/eider/mail/mailtest"
 
 	"github.com/eidermail/eider/mail/delivery"
@@ -136,7 +136,7 @@ func benchDeliverFunc(b *testing.B, ctype string, size int64, body func(i int64)
 	b.SetBytes(size)
 	b.SetParallelism(5) // 10 goroutines on 2 CPUs, like 10 LMTP senders
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
@@ -151,16 +151,7 @@ func benchDeliverFunc(b *testing.B, ctype string, size int64, body func(i int64)
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/msg")
-}
-
-// cpuTime is the process's user+system CPU time in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/msg")
 }
 
 // benchSync is the store's sync mode in the delivery benchmarks.

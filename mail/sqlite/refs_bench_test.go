@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/eidermail/eider/internal/cputime"
 	"github.com/eidermail/eider/mail/store"
 )
 
@@ -96,19 +96,10 @@ func concatListRefs(ctx context.Context, s *Store, userID, mailboxID string) ([]
 	return out, nil
 }
 
-// cpuTime is the CPU time (user + system) the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU reports the process CPU time per operation since start: on a
 // shared, loaded machine it varies far less than the wall time.
 func reportCPU(b *testing.B, start time.Duration, n int) {
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(n), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(n), "cpu-ns/op")
 }
 
 // legacyAppendPacked and legacyParseRef parse the "uid modseq id flags"
@@ -175,7 +166,7 @@ func BenchmarkListRefsPaths(b *testing.B) {
 		}
 	}
 	b.Run("legacy", func(b *testing.B) {
-		start, n := cpuTime(b), 0
+		start, n := cputime.Process(), 0
 		for b.Loop() {
 			refs, err := legacyListRefs(ctx, f.s, f.userID, f.mbID)
 			check(b, refs, err)
@@ -184,7 +175,7 @@ func BenchmarkListRefsPaths(b *testing.B) {
 		reportCPU(b, start, n)
 	})
 	b.Run("cold-concat", func(b *testing.B) {
-		start, n := cpuTime(b), 0
+		start, n := cputime.Process(), 0
 		for b.Loop() {
 			refs, err := concatListRefs(ctx, f.s, f.userID, f.mbID)
 			check(b, refs, err)
@@ -203,11 +194,11 @@ func BenchmarkListRefsPaths(b *testing.B) {
 			if _, err := f.s.w.Exec(`DELETE FROM refs_snapshot`); err != nil {
 				b.Fatal(err)
 			}
-			start := cpuTime(b)
+			start := cputime.Process()
 			b.StartTimer()
 			refs, err := f.s.ListRefs(ctx, f.userID, f.mbID)
 			check(b, refs, err)
-			cpu += cpuTime(b) - start
+			cpu += cputime.Process() - start
 			n++
 		}
 		b.ReportMetric(float64(cpu)/float64(n), "cpu-ns/op")
@@ -219,7 +210,7 @@ func BenchmarkListRefsPaths(b *testing.B) {
 			b.Fatal(err)
 		}
 		before := f.s.refs.snaps.Load()
-		start, n := cpuTime(b), 0
+		start, n := cputime.Process(), 0
 		for b.Loop() {
 			f.s.refs.reset()
 			refs, err := f.s.ListRefs(ctx, f.userID, f.mbID)
@@ -284,7 +275,7 @@ func BenchmarkFetchFlags1000(b *testing.B) {
 	ctx := context.Background()
 	set := store.UIDSet{{Start: 50001, Stop: 51000}}
 	b.Run("fetch", func(b *testing.B) {
-		start, n := cpuTime(b), 0
+		start, n := cputime.Process(), 0
 		for b.Loop() {
 			ms, err := f.s.Fetch(ctx, f.userID, f.mbID, set, false)
 			if err != nil || len(ms) != 1000 {
@@ -295,7 +286,7 @@ func BenchmarkFetchFlags1000(b *testing.B) {
 		reportCPU(b, start, n)
 	})
 	b.Run("refs", func(b *testing.B) {
-		start, n := cpuTime(b), 0
+		start, n := cputime.Process(), 0
 		for b.Loop() {
 			refs, err := f.s.FetchRefs(ctx, f.userID, f.mbID, set)
 			if err != nil || len(refs) != 1000 {
