@@ -125,7 +125,10 @@ func (b *condBuilder) plan(t, col string) (ftsPlan, error) {
 		return ftsPlan{
 			match: m,
 			bag:   m,
-			exact: ps[0].word == foldWord(t), // t is one word: a word containing it is a hit
+			// t is one word: a word containing it is a hit, except in the
+			// headers column, where the word may be in another field than
+			// the one asked for (eider_header decides).
+			exact: ps[0].word == foldWord(t) && col != "headers",
 		}, nil
 	}
 	// Several pieces are adjacent words of one column: the middle ones
@@ -309,8 +312,6 @@ func (b *condBuilder) header(h store.Header) (string, error) {
 		if p, err = b.plan(v, "headers"); err != nil {
 			return "", err
 		}
-		// The words may be in another field: eider_header always decides.
-		p.exact = false
 	}
 	return b.textCondition(p, func() string {
 		return "eider_header(t.headers, " + b.arg(h.Key) + ", " + b.arg(v) + ")"
