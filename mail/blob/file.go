@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,11 +20,15 @@ import (
 // FileStore keeps blobs as files under a directory, named by their hash:
 // dir/ab/abcd... in stores created with the layout file (see layoutFile), and
 // dir/ab/cd/abcd... in stores created before it, which keep that layout.
-// Files are written to dir/tmp, fsynced, and renamed into place, and the
-// directory holding the new name is fsynced before Commit returns (as is the
-// parent of a directory Commit had to create), so a blob that exists under
-// its hash name is always complete, and a Commit that returned has both the
-// file and its directory entries on disk.
+// A blob is written to an unnamed file (O_TMPFILE, where the file system
+// has it; anon_linux.go) or else to a named one in dir/tmp, fsynced, and then
+// linked or renamed into place; the directory holding the new name is
+// fsynced before Commit returns (as is the parent of a directory Commit had
+// to create). So a blob that exists under its hash name is always complete,
+// and a Commit that returned has both the file and its directory entries on
+// disk. (The link of an unnamed file changes its link count and the
+// directory in one metadata operation, which the directory fsync makes
+// durable on journaling file systems, as it does a rename.)
 //
 // Deletion and fresh writes of the same hash are ordered by an in-process
 // pin set: a hash committed by Writer.Commit stays pinned until Release, and
@@ -41,7 +46,9 @@ type FileStore struct {
 	dir    string
 	tmp    string // dir/tmp
 	levels int    // directory levels above a blob: 1 (dir/ab) or 2 (dir/ab/cd)
-	mu     sync.Mutex
+	// anon: blobs are written to unnamed files in tmp (probed at open).
+	anon bool
+	mu   sync.Mutex
 	// pins counts outstanding Commit-without-Release per hash.
 	pins map[string]int
 	// syncing counts, per hash, the renames into place whose directory
@@ -83,7 +90,28 @@ func NewFileStore(dir string) (*FileStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FileStore{dir: dir, tmp: tmp, levels: levels, pins: map[string]int{}, syncing: map[string]int{}}, nil
+	return &FileStore{dir: dir, tmp: tmp, levels: levels, anon: !noAnon && probeAnon(tmp),
+		pins: map[string]int{}, syncing: map[string]int{}}, nil
+}
+
+// noAnon makes new stores use named temporary files (tests of that path).
+var noAnon = false
+
+// probeAnon reports whether unnamed files can be made in tmp and linked
+// into a directory: the file system supports O_TMPFILE and /proc is there
+// for linkat.
+func probeAnon(tmp string) bool {
+	f, err := openAnon(tmp)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	name := filepath.Join(tmp, fmt.Sprintf("probe-%d-%d", os.Getpid(), rand.Uint64()))
+	if linkAnon(f, name) != nil {
+		return false
+	}
+	os.Remove(name)
+	return true
 }
 
 // Levels reports the directory levels above a blob file: 1 (dir/ab/hash) or
@@ -230,6 +258,13 @@ func (s *FileStore) Create(ctx context.Context) (Writer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s.anon {
+		f, err := openAnon(s.tmp)
+		if err != nil {
+			return nil, fmt.Errorf("blob: create: %w", err)
+		}
+		return &fileWriter{s: s, f: f, h: sha256.New(), anon: true}, nil
+	}
 	f, err := os.CreateTemp(s.tmp, "blob-*")
 	if err != nil {
 		return nil, fmt.Errorf("blob: create temp: %w", err)
@@ -243,6 +278,39 @@ type fileWriter struct {
 	h    hash.Hash
 	n    int64
 	done bool
+	// anon: f is unnamed (openAnon) until Commit links it into place;
+	// otherwise f is named in dir/tmp and renamed into place.
+	anon bool
+}
+
+// discard closes the file and removes its temporary name, if it has one.
+func (w *fileWriter) discard() {
+	w.f.Close()
+	if !w.anon {
+		os.Remove(w.f.Name())
+	}
+}
+
+// place gives the fsynced file the name dst: a link of the unnamed file
+// (which stays open until then), else a rename of the closed temporary
+// file. A file already named dst is replaced, as a rename replaces it.
+func (w *fileWriter) place(dst string) error {
+	if !w.anon {
+		return os.Rename(w.f.Name(), dst)
+	}
+	err := linkAnon(w.f, dst)
+	if errors.Is(err, fs.ErrExist) {
+		// Stored meanwhile by a concurrent writer, or left of another
+		// size (the duplicate check compares sizes): replace it
+		// atomically through a temporary name.
+		tmp := filepath.Join(w.s.tmp, fmt.Sprintf("blob-%d", rand.Uint64()))
+		if err = linkAnon(w.f, tmp); err == nil {
+			if err = os.Rename(tmp, dst); err != nil {
+				os.Remove(tmp)
+			}
+		}
+	}
+	return err
 }
 
 func (w *fileWriter) Write(p []byte) (int, error) {
@@ -267,7 +335,6 @@ func (w *fileWriter) Commit() (string, int64, error) {
 	}
 	w.done = true
 	s := w.s
-	tmp := w.f.Name()
 	var sum [sha256.Size]byte
 	h := hex.EncodeToString(w.h.Sum(sum[:0]))
 	dst := s.path(h)
@@ -282,43 +349,47 @@ func (w *fileWriter) Commit() (string, int64, error) {
 	// Content already stored (the same attachment or text delivered
 	// again): the temporary file need not reach the disk at all.
 	if fi, err := os.Stat(dst); err == nil && fi.Size() == w.n {
-		w.f.Close()
-		os.Remove(tmp)
+		w.discard()
 		if err := s.awaitDurable(h, dir); err != nil {
 			return fail(err)
 		}
 		return h, w.n, nil
 	}
 	if err := w.f.Sync(); err != nil {
-		w.f.Close()
-		os.Remove(tmp)
+		w.discard()
 		return fail(fmt.Errorf("blob: sync: %w", err))
 	}
-	if err := w.f.Close(); err != nil {
-		os.Remove(tmp)
-		return fail(fmt.Errorf("blob: close: %w", err))
+	if !w.anon {
+		if err := w.f.Close(); err != nil {
+			os.Remove(w.f.Name())
+			return fail(fmt.Errorf("blob: close: %w", err))
+		}
 	}
 	if err := s.ensureDir(h, dir); err != nil {
-		os.Remove(tmp)
+		w.discard()
 		return fail(err)
 	}
 	s.mu.Lock()
 	s.syncing[h]++
 	s.mu.Unlock()
-	err := os.Rename(tmp, dst)
+	err := w.place(dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The leaf directory was removed behind the store's back.
 		s.forgetDir(h)
 		if err = s.ensureDir(h, dir); err == nil {
-			err = os.Rename(tmp, dst)
+			err = w.place(dst)
 		}
+	}
+	if w.anon {
+		w.f.Close() // linked (or not: then it is freed)
+	} else if err != nil {
+		os.Remove(w.f.Name())
 	}
 	if err != nil {
 		s.mu.Lock()
 		s.doneSyncingLocked(h)
 		s.mu.Unlock()
-		os.Remove(tmp)
-		return fail(fmt.Errorf("blob: rename: %w", err))
+		return fail(fmt.Errorf("blob: place: %w", err))
 	}
 	if err := syncDir(dir); err != nil {
 		return fail(err) // h stays in syncing: never trusted as durable
@@ -355,8 +426,7 @@ func (w *fileWriter) Abort() {
 		return
 	}
 	w.done = true
-	w.f.Close()
-	os.Remove(w.f.Name())
+	w.discard()
 }
 
 func syncDir(dir string) error {

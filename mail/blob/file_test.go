@@ -41,7 +41,9 @@ func list(t *testing.T, s Store) map[string]int64 {
 	return m
 }
 
-func TestFileStoreContentAddressed(t *testing.T) {
+func TestFileStoreContentAddressed(t *testing.T) { bothWriters(t, testFileStoreContentAddressed) }
+
+func testFileStoreContentAddressed(t *testing.T) {
 	ctx := context.Background()
 	s, err := NewFileStore(t.TempDir())
 	if err != nil {
@@ -85,7 +87,9 @@ func TestFileStoreContentAddressed(t *testing.T) {
 	}
 }
 
-func TestAbortLeavesNothing(t *testing.T) {
+func TestAbortLeavesNothing(t *testing.T) { bothWriters(t, testAbortLeavesNothing) }
+
+func testAbortLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := NewFileStore(dir)
 	w, _ := s.Create(context.Background())
@@ -165,6 +169,10 @@ func TestSegmentReaderRefusesCorruptSegments(t *testing.T) {
 // rename: it must still leave no temporary file and take its own pin, also
 // when writers of the same content race each other.
 func TestDuplicateCommitsPinAndLeaveNoTemp(t *testing.T) {
+	bothWriters(t, testDuplicateCommitsPinAndLeaveNoTemp)
+}
+
+func testDuplicateCommitsPinAndLeaveNoTemp(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, err := NewFileStore(dir)
@@ -231,5 +239,81 @@ func TestDuplicateCommitsPinAndLeaveNoTemp(t *testing.T) {
 	rc.Close()
 	if !bytes.Equal(b, data) {
 		t.Fatal("blob stored again reads back wrong")
+	}
+}
+
+// bothWriters runs test on stores writing unnamed files (where the system
+// has them) and on stores writing named temporary files.
+func bothWriters(t *testing.T, test func(*testing.T)) {
+	t.Run("unnamed", test)
+	t.Run("named", func(t *testing.T) {
+		noAnon = true
+		defer func() { noAnon = false }()
+		test(t)
+	})
+}
+
+// TestUnnamedWhileWriting: on Linux a blob being written has no name, so a
+// crash before Commit leaves nothing in the store to clean up.
+func TestUnnamedWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.anon {
+		t.Skip("no O_TMPFILE here; named temporary files are used")
+	}
+	w, err := s.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("in progress\r\n"))
+	if ents, _ := os.ReadDir(dir + "/tmp"); len(ents) != 0 {
+		t.Fatalf("a blob being written has a name: %v", ents)
+	}
+	h, _, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := list(t, s); l[h] != int64(len("in progress\r\n")) {
+		t.Fatalf("committed blob not listed: %v", l)
+	}
+	if ents, _ := os.ReadDir(dir + "/tmp"); len(ents) != 0 {
+		t.Fatalf("left in tmp: %v", ents)
+	}
+}
+
+// TestCommitReplacesWrongSize: a file under the hash name whose size is
+// wrong (damaged) is not taken as the stored content; the next commit of
+// that content replaces it, whichever kind of temporary file it wrote.
+func TestCommitReplacesWrongSize(t *testing.T) { bothWriters(t, testCommitReplacesWrongSize) }
+
+func testCommitReplacesWrongSize(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("attachment line\r\n"), 1000)
+	h := put(t, s, data)
+	s.Release(h)
+	if err := os.Truncate(s.path(h), int64(len(data)/2)); err != nil {
+		t.Fatal(err)
+	}
+	if h2 := put(t, s, data); h2 != h {
+		t.Fatalf("hash %s, want %s", h2, h)
+	}
+	rc, err := s.Open(ctx, h, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); !bytes.Equal(b, data) {
+		t.Fatalf("read %d bytes after the second commit, want the %d written", len(b), len(data))
+	}
+	if ents, _ := os.ReadDir(dir + "/tmp"); len(ents) != 0 {
+		t.Fatalf("left in tmp: %v", ents)
 	}
 }

@@ -129,6 +129,10 @@ func TestUnknownLayoutRefused(t *testing.T) {
 // The store remembers the directories it made; one removed behind its back
 // is made again instead of failing the commit.
 func TestCommitRecreatesRemovedDirectory(t *testing.T) {
+	bothWriters(t, testCommitRecreatesRemovedDirectory)
+}
+
+func testCommitRecreatesRemovedDirectory(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, err := NewFileStore(dir)
@@ -152,7 +156,9 @@ func TestCommitRecreatesRemovedDirectory(t *testing.T) {
 // Concurrent writers, some of them of the same content: every commit
 // returns the right hash, every blob reads back, each is stored once, and
 // no temporary file is left.
-func TestConcurrentCommits(t *testing.T) {
+func TestConcurrentCommits(t *testing.T) { bothWriters(t, testConcurrentCommits) }
+
+func testConcurrentCommits(t *testing.T) {
 	dir := t.TempDir()
 	s, err := NewFileStore(dir)
 	if err != nil {
