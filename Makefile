@@ -8,7 +8,7 @@ PKGS    := ./...
 TMPSUM  := $(shell mktemp -d 2>/dev/null || echo /tmp)
 RACE    := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build run test bench bench-imap generate lint lint-api fuzz clean
+.PHONY: all build run test bench bench-imap pgo generate lint lint-api fuzz clean
 
 all: build
 
@@ -19,9 +19,10 @@ build:
 run: build
 	./$(BIN) serve
 
-## test: formatting, vet, and every test (race detector on)
+## test: formatting, vet, and every test (race detector on). -pgo=off:
+## tests check behaviour; cmd/eider/default.pgo is for the binary (make build).
 test: lint
-	$(GO) test $(RACE) -count=1 -timeout 30m $(PKGS)
+	$(GO) test $(RACE) -pgo=off -count=1 -timeout 30m $(PKGS)
 
 ## bench: the store and parser benchmarks (figures go in docs/benchmarks.md)
 bench:
@@ -30,6 +31,10 @@ bench:
 ## bench-imap: IMAP load (10 clients) against Eider and Dovecot on loopback
 bench-imap:
 	bench/imap.sh
+
+## pgo: regenerate cmd/eider/default.pgo, the profile builds optimize with
+pgo:
+	bench/pgo.sh
 
 ## fuzz: run the MIME round-trip fuzzer for FUZZTIME (default 60s)
 FUZZTIME ?= 60s
