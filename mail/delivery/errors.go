@@ -14,6 +14,10 @@ import (
 // say the message exceeded the transport's size limit (RFC 1870 SIZE).
 var ErrTooLarge = errors.New("message too large")
 
+// ErrLineTooLong is wrapped by a message reader to say a line of the
+// message exceeded the listener's line limit (RFC 5321 §4.5.3.1.6).
+var ErrLineTooLong = errors.New("message line too long")
+
 // Error is a delivery failure with its SMTP reply code and enhanced status
 // code (RFC 3463). Every failure a Deliverer reports is an *Error, so a
 // listener can always answer with a precise code: nothing is dropped
@@ -51,6 +55,7 @@ func (e *Error) Temporary() bool { return e.Code/100 == 4 }
 //	store.ErrOverQuota       552 5.2.2  mailbox full
 //	ErrTooLarge, *mimetree.LimitError
 //	                         552 5.3.4  message too big for system
+//	ErrLineTooLong           554 5.6.0  (media error: the same data always fails)
 //	anything else            451 4.3.0  temporary system failure
 //
 // An *Error passes through unchanged; nil gives nil.
@@ -74,6 +79,8 @@ func Classify(err error) *Error {
 		return &Error{552, [3]int{5, 2, 2}, "mailbox full: over quota", err}
 	case errors.Is(err, ErrTooLarge), errors.As(err, &le):
 		return &Error{552, [3]int{5, 3, 4}, "message too big", err}
+	case errors.Is(err, ErrLineTooLong):
+		return &Error{554, [3]int{5, 6, 0}, "message has a line longer than this server accepts", err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &Error{451, [3]int{4, 3, 0}, "delivery interrupted, try again later", err}
 	}
