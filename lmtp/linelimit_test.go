@@ -29,11 +29,14 @@ func TestLineLimitScan(t *testing.T) {
 		ok := true
 		for b := in; len(b) > 0 && ok; {
 			k := min(len(b), r.IntN(7)+1)
-			ok = l.scan(b[:k])
+			n := l.scan(b[:k])
+			if ok = !l.over; ok != (n == k) {
+				t.Fatalf("%q: scan of %q took %d octets with over=%v", in, b[:k], n, l.over)
+			}
 			b = b[k:]
 		}
 		want := longest <= limit && tail <= limit+1
-		if ok != want || l.over == ok {
+		if ok != want {
 			t.Fatalf("%q: scan ok=%v over=%v, want ok=%v", in, ok, l.over, want)
 		}
 		if !ok {

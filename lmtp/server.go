@@ -235,8 +235,10 @@ type trackedConn struct {
 	net.Conn
 	s       *Server
 	pending atomic.Bool
-	// lines bounds input lines when go-smtp does not (no TLS). Read is
-	// only called by the goroutine go-smtp is reading with at the time.
+	// Read is only called by the goroutine go-smtp is reading with at the
+	// time, so the fields below need no lock.
+
+	// lines bounds input lines when go-smtp does not (no TLS).
 	lines lineLimit
 }
 
@@ -245,15 +247,21 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.s.end()
 	}
 	if c.lines.over {
+		// As go-smtp's own limit does: the connection reads nothing more.
+		// go-smtp answers a command line with 500 5.4.0 and closes;
+		// inside message data the transaction fails first.
 		return 0, smtp.ErrTooLongLine
 	}
 	n, err := c.Conn.Read(p)
-	if c.lines.max > 0 && !c.lines.scan(p[:n]) {
-		// As go-smtp's own limit does: the read is dropped and the
-		// connection reads nothing more. go-smtp answers a command
-		// line with 500 5.4.0 and closes; inside message data the
-		// transaction fails first.
-		return 0, smtp.ErrTooLongLine
+	if c.lines.max > 0 {
+		// The lines before one over the limit are handed out; the error
+		// comes where that line starts.
+		if n = c.lines.scan(p[:n]); n == 0 && c.lines.over {
+			return 0, smtp.ErrTooLongLine
+		}
+		if c.lines.over {
+			err = nil // reported by the next Read
+		}
 	}
 	return n, err
 }
@@ -265,25 +273,26 @@ type lineLimit struct {
 	over bool // a line was too long: every later read fails
 }
 
-// scan accounts for b and reports whether every line in it is within max.
-func (l *lineLimit) scan(b []byte) bool {
+// scan accounts for b and returns how many of its octets come before the
+// first line over max: len(b) if there is none, else the offset where that
+// line starts in b (0 if it started in an earlier read), and over is set.
+func (l *lineLimit) scan(b []byte) int {
+	start := 0 // where the current line starts in b
 	for {
-		i := bytes.IndexByte(b, '\n')
+		i := bytes.IndexByte(b[start:], '\n')
 		if i < 0 {
-			l.cur += len(b)
-			break
+			if l.cur += len(b) - start; l.cur > l.max+1 {
+				l.over = true
+				return start
+			}
+			return len(b)
 		}
 		if l.cur+i > l.max+1 { // +1: the CR before the LF
 			l.over = true
-			return false
+			return start
 		}
-		l.cur, b = 0, b[i+1:]
+		l.cur, start = 0, start+i+1
 	}
-	if l.cur > l.max+1 {
-		l.over = true
-		return false
-	}
-	return true
 }
 
 func (c *trackedConn) Close() error {

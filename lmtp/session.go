@@ -2,6 +2,8 @@ package lmtp
 
 import (
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/emersion/go-smtp"
 
@@ -13,8 +15,13 @@ type session struct {
 	s      *Server
 	tc     *trackedConn // nil only when not served through Serve
 	remote string
-	utf8   bool // MAIL FROM carried SMTPUTF8 (RFC 6531 §3.4)
-	env    delivery.Envelope
+	// mu guards utf8, env and rcpts. For BDAT, go-smtp runs Data or
+	// LMTPData in a goroutine of its own, and when a chunk cannot be read
+	// it resets the session from the connection's goroutine without
+	// waiting for that one; deliver therefore works on a copy.
+	mu   sync.Mutex
+	utf8 bool // MAIL FROM carried SMTPUTF8 (RFC 6531 §3.4)
+	env  delivery.Envelope
 	// rcpts are the RCPT arguments in order, repeats included, for LMTP's
 	// one-reply-per-RCPT rule (RFC 2033 §4.2).
 	rcpts []string
@@ -40,7 +47,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !opts.UTF8 && !isASCII(from) {
 		return errNeedUTF8
 	}
-	ss.Reset()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.resetLocked()
 	ss.utf8 = opts.UTF8
 	ss.env.From = from
 	return nil
@@ -49,7 +58,10 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 // Rcpt resolves a recipient now, so an unknown user gets 550 5.1.1 at RCPT
 // time (RFC 5321 §3.3) and never a bounce later.
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
-	if !ss.utf8 && !isASCII(to) {
+	ss.mu.Lock()
+	utf8 := ss.utf8
+	ss.mu.Unlock()
+	if !utf8 && !isASCII(to) {
 		return errNeedUTF8
 	}
 	r, err := ss.s.opt.Deliverer.Resolve(ss.s.ctx, to)
@@ -57,6 +69,8 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		ss.s.opt.Log.Info("recipient refused", "remote", ss.remote, "rcpt", to, "err", err)
 		return toSMTP(delivery.Classify(err))
 	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
 	ss.rcpts = append(ss.rcpts, to)
 	for _, have := range ss.env.Recipients {
 		if have.Address == to {
@@ -72,7 +86,7 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // temporary one first, so the sender retries; the recipients that
 // succeeded are then suppressed as duplicates by Message-ID).
 func (ss *session) Data(r io.Reader) error {
-	res, err := ss.deliver(r)
+	res, _, err := ss.deliver(r)
 	if err != nil {
 		return err
 	}
@@ -92,7 +106,7 @@ func (ss *session) Data(r io.Reader) error {
 
 // LMTPData delivers and reports one status per RCPT (RFC 2033 §4.2).
 func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	res, err := ss.deliver(r)
+	res, rcpts, err := ss.deliver(r)
 	if err != nil {
 		return err
 	}
@@ -104,18 +118,24 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 			byAddr[x.Recipient.Address] = nil
 		}
 	}
-	for _, to := range ss.rcpts {
+	for _, to := range rcpts {
 		status.SetStatus(to, byAddr[to])
 	}
 	return nil
 }
 
-func (ss *session) deliver(r io.Reader) ([]delivery.Result, error) {
+// deliver stores the message for the transaction's recipients; it also
+// returns the RCPT arguments the results are for.
+func (ss *session) deliver(r io.Reader) ([]delivery.Result, []string, error) {
+	ss.mu.Lock()
+	env := delivery.Envelope{From: ss.env.From, Recipients: slices.Clone(ss.env.Recipients)}
+	rcpts := slices.Clone(ss.rcpts)
+	ss.mu.Unlock()
 	if ss.tc != nil && ss.tc.pending.CompareAndSwap(true, false) {
 		ss.s.end() // the previous transaction's replies were pipelined past a read
 	}
 	if !ss.s.begin() {
-		return nil, errShuttingDown
+		return nil, nil, errShuttingDown
 	}
 	defer func() {
 		if ss.tc != nil {
@@ -124,12 +144,18 @@ func (ss *session) deliver(r io.Reader) ([]delivery.Result, error) {
 			ss.s.end()
 		}
 	}()
-	ss.s.opt.Log.Debug("delivery started", "remote", ss.remote, "from", ss.env.From, "rcpts", len(ss.env.Recipients))
-	return ss.s.opt.Deliverer.Deliver(ss.s.ctx, &ss.env, tooLargeReader{r}), nil
+	ss.s.opt.Log.Debug("delivery started", "remote", ss.remote, "from", env.From, "rcpts", len(env.Recipients))
+	return ss.s.opt.Deliverer.Deliver(ss.s.ctx, &env, tooLargeReader{r}), rcpts, nil
 }
 
 // Reset discards the transaction (RSET, or a new MAIL).
 func (ss *session) Reset() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.resetLocked()
+}
+
+func (ss *session) resetLocked() {
 	ss.utf8 = false
 	ss.env = delivery.Envelope{}
 	ss.rcpts = nil
