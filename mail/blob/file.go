@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // FileStore keeps blobs as files under a directory, named by their hash:
@@ -90,8 +91,29 @@ func NewFileStore(dir string) (*FileStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStaleTemp(tmp, time.Now().Add(-staleTemp))
 	return &FileStore{dir: dir, tmp: tmp, levels: levels, anon: !noAnon && probeAnon(tmp),
 		pins: map[string]int{}, syncing: map[string]int{}}, nil
+}
+
+// staleTemp: a named temporary file older than this is left over from a
+// crash (a Commit takes milliseconds) and removed when a store is opened.
+// Files any younger may belong to another process writing to the same
+// directory (an admin command opens the store while the server runs).
+const staleTemp = 24 * time.Hour
+
+// removeStaleTemp removes the files in tmp last modified before cutoff.
+// Unnamed files (O_TMPFILE) need no cleanup: a crash frees them.
+func removeStaleTemp(tmp string, cutoff time.Time) {
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(tmp, e.Name()))
+		}
+	}
 }
 
 // noAnon makes new stores use named temporary files (tests of that path).

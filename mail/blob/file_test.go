@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func put(t *testing.T, s Store, data []byte) string {
@@ -315,5 +316,34 @@ func testCommitReplacesWrongSize(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir + "/tmp"); len(ents) != 0 {
 		t.Fatalf("left in tmp: %v", ents)
+	}
+}
+
+// TestStaleTempRemoved: opening a store removes temporary files a crash
+// left behind (older than staleTemp) and keeps younger ones, which may be
+// another process's writes in progress.
+func TestStaleTempRemoved(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := NewFileStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	old, young := dir+"/tmp/blob-old", dir+"/tmp/blob-young"
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-staleTemp - time.Minute)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewFileStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there (%v)", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("young temporary file removed: %v", err)
 	}
 }
