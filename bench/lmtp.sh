@@ -40,6 +40,14 @@ tags=(); [ "$PROFILE" = 1 ] && tags=(-tags pprof)
 go build "${tags[@]}" -o "$tmp/eider" ./cmd/eider
 go build -o "$tmp/bench" ./bench/lmtp
 
+# A server left listening on one of the ports (an earlier run's, or another
+# Dovecot) would be measured instead of the one this run starts, with its
+# mailboxes from before: refuse to start.
+for p in $EPORT $DPORT; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is already in use: stop what listens there, or set EPORT/DPORT" >&2; exit 1
+  fi
+done
 waitport() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 did not open" >&2; return 1; }
 
 # --- Eider ---
