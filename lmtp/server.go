@@ -330,13 +330,13 @@ type slogPrinter struct{ l *slog.Logger }
 func (p slogPrinter) Printf(format string, v ...any) { p.l.Error(fmt.Sprintf(format, v...)) }
 func (p slogPrinter) Println(v ...any)               { p.l.Error(fmt.Sprint(v...)) }
 
-// tooLargeReader turns go-smtp's limit errors into the delivery layer's, so
+// limitErrors turns go-smtp's limit errors into the delivery layer's, so
 // it answers 552 5.3.4 for a message over the size limit and 554 5.6.0 for
 // one with a line over the line limit (not 451: the same data would fail
 // again).
-type tooLargeReader struct{ r io.Reader }
+type limitErrors struct{ r io.Reader }
 
-func (t tooLargeReader) Read(p []byte) (int, error) {
+func (t limitErrors) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	switch {
 	case err == nil || err == io.EOF:
