@@ -3,7 +3,6 @@ package blob
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -285,13 +284,13 @@ func (s *FileStore) Create(ctx context.Context) (Writer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("blob: create: %w", err)
 		}
-		return &fileWriter{s: s, f: f, h: sha256.New(), anon: true}, nil
+		return &fileWriter{s: s, f: f, h: NewHash(), anon: true}, nil
 	}
 	f, err := os.CreateTemp(s.tmp, "blob-*")
 	if err != nil {
 		return nil, fmt.Errorf("blob: create temp: %w", err)
 	}
-	return &fileWriter{s: s, f: f, h: sha256.New()}, nil
+	return &fileWriter{s: s, f: f, h: NewHash()}, nil
 }
 
 type fileWriter struct {
@@ -357,7 +356,7 @@ func (w *fileWriter) Commit() (string, int64, error) {
 	}
 	w.done = true
 	s := w.s
-	var sum [sha256.Size]byte
+	var sum [32]byte
 	h := hex.EncodeToString(w.h.Sum(sum[:0]))
 	dst := s.path(h)
 	dir := filepath.Dir(dst)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"golang.org/x/crypto/blake2b"
 )
 
 func readBlob(t *testing.T, s Store, h string) []byte {
@@ -91,10 +93,19 @@ func TestTwoLevelStoreKeepsLayout(t *testing.T) {
 	if !bytes.Equal(readBlob(t, s, oh), old) {
 		t.Fatal("old blob reads back wrong")
 	}
-	if h := put(t, s, old); h != oh {
-		t.Fatalf("same content got hash %s", h)
+	// The old blob is named by SHA-256; the same content written now is
+	// named by BLAKE2b-256 and stored beside it, once.
+	bsum := blake2b.Sum256(old)
+	bh := hex.EncodeToString(bsum[:])
+	for range 2 {
+		if h := put(t, s, old); h != bh {
+			t.Fatalf("same content got hash %s, want BLAKE2b-256 %s", h, bh)
+		}
 	}
-	if ents, _ := os.ReadDir(filepath.Join(dir, oh[:2])); len(ents) != 1 {
+	if _, err := os.Stat(filepath.Join(dir, bh[:2], bh[2:4], bh)); err != nil {
+		t.Fatalf("blob not at dir/ab/cd/hash: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, bh[:2])); len(ents) != 1 {
 		t.Fatalf("duplicate stored again at the top level: %d entries in dir/ab", len(ents))
 	}
 	fresh := bytes.Repeat([]byte("new blob\r\n"), 2000)
@@ -102,11 +113,11 @@ func TestTwoLevelStoreKeepsLayout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, nh[:2], nh[2:4], nh)); err != nil {
 		t.Fatalf("new blob not at dir/ab/cd/hash: %v", err)
 	}
-	if got := list(t, s); len(got) != 2 || got[oh] != int64(len(old)) || got[nh] != int64(len(fresh)) {
+	if got := list(t, s); len(got) != 3 || got[oh] != int64(len(old)) || got[bh] != int64(len(old)) || got[nh] != int64(len(fresh)) {
 		t.Fatalf("list = %v", got)
 	}
-	s.Release(oh, nh)
-	for _, h := range []string{oh, nh} {
+	s.Release(oh, bh, bh, nh)
+	for _, h := range []string{oh, bh, nh} {
 		if err := s.Delete(ctx, h); err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +196,7 @@ func testConcurrentCommits(t *testing.T) {
 				}
 				bw.Write(data)
 				h, n, err := bw.Commit()
-				sum := sha256.Sum256(data)
+				sum := blake2b.Sum256(data)
 				if err != nil || h != hex.EncodeToString(sum[:]) || n != int64(len(data)) {
 					errs <- fmt.Errorf("commit %d/%d: %s %d %v", w, i, h, n, err)
 					return

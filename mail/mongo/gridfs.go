@@ -2,7 +2,6 @@ package mongo
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 )
 
 // GridFS is a blob.Store on a GridFS bucket: each blob is a GridFS file
-// whose filename is the lowercase hex SHA-256 of its bytes.
+// whose filename is the lowercase hex hash of its bytes (blob.NewHash; SHA-256 in stores written before November 2026).
 //
 // A blob is first written to a temporary file (hashing as it goes), then,
 // at Commit, uploaded unless a file with that name exists (de-duplication).
@@ -47,7 +46,7 @@ func (g *GridFS) Create(ctx context.Context) (blob.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gridfs: create: %w", err)
 	}
-	return &gridWriter{g: g, ctx: ctx, f: f, h: sha256.New()}, nil
+	return &gridWriter{g: g, ctx: ctx, f: f, h: blob.NewHash()}, nil
 }
 
 // gridWriter spools a blob to a temporary file while hashing it.
