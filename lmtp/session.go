@@ -145,7 +145,9 @@ func (ss *session) deliver(r io.Reader) ([]delivery.Result, []string, error) {
 		}
 	}()
 	ss.s.opt.Log.Debug("delivery started", "remote", ss.remote, "from", env.From, "rcpts", len(env.Recipients))
-	return ss.s.opt.Deliverer.Deliver(ss.s.ctx, &env, limitErrors{r}), rcpts, nil
+	body, finish := dataBody(r, ss.s.opt.MaxMessageBytes)
+	defer finish()
+	return ss.s.opt.Deliverer.Deliver(ss.s.ctx, &env, limitErrors{body}), rcpts, nil
 }
 
 // Reset discards the transaction (RSET, or a new MAIL).

@@ -1,0 +1,103 @@
+package lmtp_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/eidermail/eider/lmtp"
+)
+
+// stuff dot-stuffs a body for DATA (RFC 5321 §4.5.2): a dot gets another in
+// front of it where a line starts, at the start and after CR LF (a dot after
+// a bare LF is not at a line start, for go-smtp nor for Eider). The end
+// line follows, after a CR LF of its own when the body does not end so.
+func stuff(body []byte) []byte {
+	var out []byte
+	start := true
+	for i, c := range body {
+		if start && c == '.' {
+			out = append(out, '.')
+		}
+		out = append(out, c)
+		start = c == '\n' && i > 0 && body[i-1] == '\r'
+	}
+	if !bytes.HasSuffix(body, []byte("\r\n")) {
+		out = append(out, "\r\n"...)
+	}
+	return append(out, ".\r\n"...)
+}
+
+// TestFastDataMatchesGoSMTP delivers the same messages through go-smtp's
+// DATA reader and through dotReader, over LMTP and the SMTP maildrop, and
+// compares what was stored: byte for byte the same, and the message as
+// sent. The messages have dots at line starts, lines longer than go-smtp's
+// 4 KiB buffer, empty lines, bare LFs before a dot line, and bodies that
+// do not end in CR LF. It also shows that, with the go-smtp in go.mod,
+// dotReader does take over (FastDataUsed).
+func TestFastDataMatchesGoSMTP(t *testing.T) {
+	e := start(t, 1<<20)
+	u := e.user(t, "fd", "fd@example.com", 0)
+	lines := []string{"plain text", ".", "..", ".leading", "", "x\n.", "bare\nLF", strings.Repeat("w", 3000), "tab\there", "..."}
+	r := rand.New(rand.NewPCG(11, 12))
+	var want []string
+	before := lmtp.FastDataUsed()
+	fast := 0
+	for i := range 24 {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "From: a@example.org\r\nMessage-ID: <fd%d@test>\r\nSubject: dots %d\r\n\r\n", i, i)
+		for range r.IntN(40) {
+			b.WriteString(lines[r.IntN(len(lines))])
+			b.WriteString("\r\n")
+		}
+		if i%5 == 4 {
+			b.WriteString("no CR LF at the end.")
+		}
+		body := b.Bytes()
+		on := i%2 == 1
+		lmtp.SetFastData(on)
+		if on {
+			fast++
+		}
+		proto, addr := "LHLO", e.lmtp
+		if i%4 >= 2 {
+			proto, addr = "EHLO", e.smtp
+		}
+		c := dial(t, addr, proto)
+		expect(t, c, 250, "MAIL FROM:<a@example.org>")
+		expect(t, c, 250, "RCPT TO:<fd@example.com>")
+		expect(t, c, 354, "DATA")
+		id := c.Next()
+		c.StartRequest(id)
+		if _, err := c.W.Write(stuff(body)); err != nil || c.W.Flush() != nil {
+			t.Fatal(err)
+		}
+		c.EndRequest(id)
+		c.StartResponse(id)
+		if _, msg, err := c.ReadResponse(250); err != nil {
+			t.Fatalf("message %d (%s, fast %v): %v %s", i, proto, on, err, msg)
+		}
+		c.EndResponse(id)
+		expect(t, c, 250, "RSET") // the connection is in step after the body
+		stored := string(body)
+		if !bytes.HasSuffix(body, []byte("\r\n")) {
+			stored += "\r\n"
+		}
+		want = append(want, "Return-Path: <a@example.org>\r\nDelivered-To: fd@example.com\r\n"+stored)
+	}
+	lmtp.SetFastData(true)
+	got := e.mailbox(t, u, "INBOX")
+	if len(got) != len(want) {
+		t.Fatalf("%d messages stored, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("message %d (fast %v) stored as %q, want %q", i, i%2 == 1, got[i], want[i])
+		}
+	}
+	if n := lmtp.FastDataUsed() - before; n != int64(fast) {
+		t.Fatalf("dotReader read %d bodies, want %d: go-smtp's DATA reader is not what data.go expects", n, fast)
+	}
+}
