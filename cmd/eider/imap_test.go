@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,10 @@ print("ok")
 			t.Fatalf("metrics do not count the one open IMAP session:\n%s", body)
 		}
 		time.Sleep(20 * time.Millisecond) // polling another process's state
+	}
+	// The SQLite store's indexer queue is a gauge too (a number, not NaN).
+	if m := regexp.MustCompile(`(?m)^eider_index_queue ([0-9]+)$`).FindSubmatch(body); m == nil {
+		t.Fatalf("no eider_index_queue gauge in the metrics:\n%s", body)
 	}
 	done := make(chan string, 1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -89,6 +90,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (retErr err
 		return err
 	}
 	go pruneJournal(ctx, svc.Store, cfg.Store.JournalRetention, log)
+	registerIndexQueue(svc.Store)
 	stopWebhooks := startWebhooks(ctx, svc, log)
 	defer stopWebhooks() // before the store closes (deferred earlier)
 	log.Info("eider started", "backend", cfg.Store.Backend, "db", cfg.Store.SQLitePath, "blobs", cfg.Store.BlobDir)
@@ -319,4 +321,25 @@ func newRelay(cfg config.Config) (*relay.Relay, error) {
 		return nil, fmt.Errorf("submit.relay: %w", err)
 	}
 	return rl, nil
+}
+
+// registerIndexQueue adds eider_index_queue to GET /metrics for a store with
+// a background full-text indexer (SQLite): the messages it has still to
+// index, which operators watch for indexing falling behind delivery.
+func registerIndexQueue(st any) {
+	q, ok := st.(interface {
+		IndexQueue(context.Context) (int64, error)
+	})
+	if !ok {
+		return
+	}
+	metrics.Default.GaugeFunc("eider_index_queue", "Messages stored but not yet in the full-text index.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := q.IndexQueue(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	})
 }

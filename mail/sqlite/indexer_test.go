@@ -60,8 +60,8 @@ func TestSearchFindsQueuedMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, s, `SELECT count(*) FROM fts_pending`); n != 1 {
-		t.Fatalf("%d messages queued, want 1", n)
+	if n, err := s.IndexQueue(ctx); n != 1 || err != nil {
+		t.Fatalf("IndexQueue: %d, %v; want 1 queued", n, err)
 	}
 	if n := count(t, s, `SELECT count(*) FROM fts WHERE rowid = (SELECT mno FROM messages WHERE id = ?)`, m.ID); n != 0 {
 		t.Fatal("the paused indexer indexed the message")
