@@ -6,6 +6,7 @@
 #   N4K=5000 N200K=2000 GROW=20000 BATCH=1000 CONC=10 bench/lmtp.sh
 #   PROFILE=1 bench/lmtp.sh        # CPU profile of Eider in the 200k (prose) phase -> $PROFILE_OUT
 #   CLIENT=bdat bench/lmtp.sh      # the client: raw (default), bdat or gosmtp (bench/lmtp/main.go)
+#   FTS=1 bench/lmtp.sh            # also 200 KB prose delivered and indexed, Dovecot with fts-lucene
 #
 # For each server: N4K messages of 4 KB and N200K of 200 KB, 10 concurrent
 # senders, then GROW messages of 4 KB into one mailbox, printing the rate of
@@ -28,6 +29,17 @@ N4K=${N4K:-5000} N200K=${N200K:-2000} GROW=${GROW:-20000} BATCH=${BATCH:-1000} C
 # go-smtp's client, one round trip per command and about 3 ms of client CPU
 # per 200 KB message, taken from the servers on a two-CPU machine.
 CLIENT=${CLIENT:-raw}
+# FTS=1 adds a phase: N200K messages of 200 KB prose delivered *and*
+# indexed for full-text search, timed from the first message sent until
+# the index is complete. Eider indexes in the background (it is done when
+# GET /metrics shows eider_index_queue 0, on port EHTTP); Dovecot, with
+# full-text search on a second instance (DPORT2), indexes nothing at
+# delivery (fts_autoindex = no) and is then indexed in one go by `doveadm
+# index`, its cheapest way. DOVECOT_FTS picks the backend (installed if
+# missing): lucene (dovecot-lucene: words, as Eider's index; the default)
+# or xapian (dovecot-fts-xapian with partial=3: every substring of 3 or
+# more letters of every word, hundreds of times slower here).
+FTS=${FTS:-0} EHTTP=${EHTTP:-24280} DPORT2=${DPORT2:-24243} DOVECOT_FTS=${DOVECOT_FTS:-lucene}
 DOVECOT=${DOVECOT:-1}
 PROFILE=${PROFILE:-0} PROFILE_OUT=${PROFILE_OUT:-/tmp/eider-lmtp.pprof} PPROF=${PPROF:-127.0.0.1:21147} PROFILE_SECS=${PROFILE_SECS:-5}
 EPORT=${EPORT:-24241} DPORT=${DPORT:-24242}
@@ -43,7 +55,8 @@ go build -o "$tmp/bench" ./bench/lmtp
 # A server left listening on one of the ports (an earlier run's, or another
 # Dovecot) would be measured instead of the one this run starts, with its
 # mailboxes from before: refuse to start.
-for p in $EPORT $DPORT; do
+ports="$EPORT $DPORT"; [ "$FTS" = 1 ] && ports="$ports $EHTTP $DPORT2"
+for p in $ports; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "port $p is already in use: stop what listens there, or set EPORT/DPORT" >&2; exit 1
   fi
@@ -59,15 +72,53 @@ export EIDER_HTTP_LISTEN= EIDER_IMAP_LISTEN= EIDER_POP3_LISTEN= EIDER_SMTP_LISTE
   EIDER_LMTP_LISTEN=127.0.0.1:$EPORT EIDER_LOG_LEVEL=warn
 [ "$PROFILE" = 1 ] && export PPROF_LISTEN=$PPROF
 eider_pid=
-start_eider() { # phase
+start_eider() { # phase [http-listen]
   if [ -n "$eider_pid" ]; then kill "$eider_pid"; wait "$eider_pid" 2>/dev/null || true; fi
   export EIDER_DATA_DIR="$tmp/eider-data-$1"
   for u in b4k b200k grow; do "$tmp/eider" user add "$u" pw "$u@bench.example" >/dev/null; done
-  "$tmp/eider" serve 2>>"$tmp/eider.log" & eider_pid=$!; pids+=($eider_pid)
+  EIDER_HTTP_LISTEN="${2:-}" "$tmp/eider" serve 2>>"$tmp/eider.log" & eider_pid=$!; pids+=($eider_pid)
   waitport "$EPORT"
 }
 
 # --- Dovecot ---
+# start_dovecot NAME PORT [CONF]: a Dovecot of its own in $tmp/NAME, LMTP
+# on PORT, maildir; CONF is added to its configuration.
+start_dovecot() {
+  local d="$tmp/$1"
+  mkdir -p "$d/run" "$d/state" "$d/mail"
+  chmod 755 "$tmp" "$d"
+  # Dovecot refuses to deliver as root: the mail belongs to an ordinary
+  # user (the package's "dovecot" user when run as root).
+  local duid=$(id -u) dgid=$(id -g)
+  if [ "$duid" = 0 ]; then duid=$(id -u dovecot) dgid=$(id -g dovecot); chown "$duid:$dgid" "$d/mail"; fi
+  cat >"$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+first_valid_uid = 0
+mail_location = maildir:$d/mail/%u
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=$duid gid=$dgid home=$d/mail/%u
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $2
+  }
+}
+${3:-}
+CONF
+  /usr/sbin/dovecot -F -c "$d/dovecot.conf" 2>>"$d/stderr.log" & pids+=($!)
+  waitport "$2" || { cat "$d/stderr.log" "$d/dovecot.log" >&2 || true; return 1; }
+}
 have_dovecot=0
 if [ "$DOVECOT" = 1 ]; then
   if [ ! -x /usr/lib/dovecot/lmtp ]; then
@@ -75,38 +126,7 @@ if [ "$DOVECOT" = 1 ]; then
     (apt-get install -y -qq dovecot-lmtpd >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq dovecot-lmtpd >/dev/null; }) || true
   fi
   if [ -x /usr/lib/dovecot/lmtp ]; then
-    mkdir -p "$tmp/dc/run" "$tmp/dc/state" "$tmp/dc/mail"
-    chmod 755 "$tmp" "$tmp/dc"
-    # Dovecot refuses to deliver as root: the mail belongs to an ordinary
-    # user (the package's "dovecot" user when run as root).
-    duid=$(id -u) dgid=$(id -g)
-    if [ "$duid" = 0 ]; then duid=$(id -u dovecot) dgid=$(id -g dovecot); chown "$duid:$dgid" "$tmp/dc/mail"; fi
-    cat >"$tmp/dc/dovecot.conf" <<CONF
-base_dir = $tmp/dc/run
-state_dir = $tmp/dc/state
-log_path = $tmp/dc/dovecot.log
-protocols = lmtp
-listen = 127.0.0.1
-ssl = no
-first_valid_uid = 0
-mail_location = maildir:$tmp/dc/mail/%u
-passdb {
-  driver = static
-  args = nopassword=y
-}
-userdb {
-  driver = static
-  args = uid=$duid gid=$dgid home=$tmp/dc/mail/%u
-}
-service lmtp {
-  inet_listener lmtp {
-    address = 127.0.0.1
-    port = $DPORT
-  }
-}
-CONF
-    /usr/sbin/dovecot -F -c "$tmp/dc/dovecot.conf" 2>>"$tmp/dc/stderr.log" & pids+=($!)
-    if waitport "$DPORT"; then have_dovecot=1; else cat "$tmp/dc/stderr.log" "$tmp/dc/dovecot.log" >&2 || true; fi
+    start_dovecot dc "$DPORT" && have_dovecot=1
   else
     echo "dovecot-lmtpd not available; Eider only" >&2
   fi
@@ -138,10 +158,51 @@ start_eider grow
 run eider-grow "$EPORT" "grow@bench.example" "$GROW" 4096 "$BATCH"
 [ $have_dovecot = 1 ] && run dovecot-grow "$DPORT" "grow" "$GROW" 4096 "$BATCH"
 
-echo "== summary (msg/s) =="
-for s in 4k 200k 200k-att; do
+if [ "$FTS" = 1 ]; then
+  echo "== 200 KB prose, delivered and indexed =="
+  now() { date +%s.%N; }
+  # fts RUN N T0 T1 T2: the line for one server, its rate from T0 to T2.
+  fts() { awk -v w="$1" -v n="$2" -v a="$3" -v b="$4" -v c="$5" 'BEGIN{printf "%s-fts: %d messages delivered in %.1fs, indexed %.1fs later: %.1f msg/s\n", w, n, b-a, c-b, n/(c-a)}'; }
+  start_eider fts "127.0.0.1:$EHTTP"; waitport "$EHTTP"
+  t0=$(now); run eider-fts "$EPORT" "b200k@bench.example" "$N200K" 204800 0; t1=$(now)
+  # Polls the other process until its indexer queue is empty.
+  until curl -sf "http://127.0.0.1:$EHTTP/metrics" | grep -qx 'eider_index_queue 0'; do sleep 0.2; done
+  t2=$(now); fts eider "$N200K" "$t0" "$t1" "$t2" | tee "$tmp/fts.eider"
+  R[eider-fts]=$(awk '{print $(NF-1)}' "$tmp/fts.eider")
   if [ $have_dovecot = 1 ]; then
-    awk -v s=$s -v e="${R[eider-$s]}" -v d="${R[dovecot-$s]}" 'BEGIN{printf "%-5s eider %6d  dovecot %6d  ratio %.2fx\n", s, e, d, e/d}'
+    case $DOVECOT_FTS in
+    lucene) pkg=dovecot-lucene so=lib21_fts_lucene_plugin.so conf='mail_plugins = $mail_plugins fts fts_lucene
+plugin {
+  fts = lucene
+  fts_lucene = whitespace_chars=@.
+  fts_autoindex = no
+}' ;;
+    xapian) pkg=dovecot-fts-xapian so=lib21_fts_xapian_plugin.so conf='mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20 verbose=0
+  fts_autoindex = no
+}' ;;
+    *) echo "DOVECOT_FTS=$DOVECOT_FTS: lucene or xapian" >&2; exit 1 ;;
+    esac
+    so=/usr/lib/dovecot/modules/$so
+    [ -f $so ] || apt-get install -y -qq $pkg >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $pkg >/dev/null; } || true
+    if [ -f $so ] && start_dovecot dcfts "$DPORT2" "$conf"; then
+      t0=$(now); run dovecot-fts "$DPORT2" b200k "$N200K" 204800 0; t1=$(now)
+      doveadm -c "$tmp/dcfts/dovecot.conf" index -u b200k INBOX
+      t2=$(now); fts dovecot "$N200K" "$t0" "$t1" "$t2" | tee "$tmp/fts.dovecot"
+      R[dovecot-fts]=$(awk '{print $(NF-1)}' "$tmp/fts.dovecot")
+    else
+      echo "dovecot-fts-xapian not available: Eider only" >&2
+    fi
+  fi
+fi
+
+echo "== summary (msg/s) =="
+phases="4k 200k 200k-att"; [ "$FTS" = 1 ] && phases="$phases fts"
+for s in $phases; do
+  if [ -n "${R[dovecot-$s]:-}" ]; then
+    awk -v s=$s -v e="${R[eider-$s]}" -v d="${R[dovecot-$s]}" 'BEGIN{printf "%-5s eider %6.1f  dovecot %6.1f  ratio %.2fx\n", s, e, d, e/d}'
   else
     echo "$s eider ${R[eider-$s]}"
   fi
