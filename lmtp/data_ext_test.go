@@ -101,3 +101,54 @@ func TestFastDataMatchesGoSMTP(t *testing.T) {
 		t.Fatalf("dotReader read %d bodies, want %d: go-smtp's DATA reader is not what data.go expects", n, fast)
 	}
 }
+
+// A body over the size limit is refused (552 5.3.4) and the rest of it,
+// which holds lines that look like commands, is read as data to its end:
+// the next transaction on the same connection is delivered, and only it.
+func TestFastDataOverLimitKeepsStep(t *testing.T) {
+	e := start(t, 8<<10)
+	u := e.user(t, "ol", "ol@example.com", 0)
+	var big bytes.Buffer
+	big.WriteString("From: a@example.org\r\nMessage-ID: <big@test>\r\n\r\n")
+	for big.Len() < 12<<10 {
+		big.WriteString("RSET\r\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<ol@example.com>\r\nDATA\r\n.smuggled\r\n")
+	}
+	small := []byte("From: a@example.org\r\nMessage-ID: <small@test>\r\n\r\nafter the refused one\r\n")
+	before := lmtp.FastDataUsed()
+	for _, proto := range []string{"LHLO", "EHLO"} {
+		addr := e.lmtp
+		if proto == "EHLO" {
+			addr = e.smtp
+		}
+		c := dial(t, addr, proto)
+		for i, body := range [][]byte{big.Bytes(), small} {
+			expect(t, c, 250, "MAIL FROM:<a@example.org>")
+			expect(t, c, 250, "RCPT TO:<ol@example.com>")
+			expect(t, c, 354, "DATA")
+			id := c.Next()
+			c.StartRequest(id)
+			if _, err := c.W.Write(stuff(body)); err != nil || c.W.Flush() != nil {
+				t.Fatal(err)
+			}
+			c.EndRequest(id)
+			c.StartResponse(id)
+			want := 250
+			if i == 0 {
+				want = 552
+			}
+			code, msg, err := c.ReadResponse(want)
+			c.EndResponse(id)
+			if err != nil || i == 0 && !strings.HasPrefix(msg, "5.3.4") {
+				t.Fatalf("%s message %d: %d %s (%v), want %d", proto, i, code, msg, err, want)
+			}
+		}
+		expect(t, c, 250, "NOOP") // nothing of the refused body is left to answer
+	}
+	got := e.mailbox(t, u, "INBOX")
+	if len(got) != 1 || !strings.HasSuffix(got[0], string(small)) {
+		t.Fatalf("INBOX holds %d messages, want the small one once (the second is a duplicate): %q", len(got), got)
+	}
+	if n := lmtp.FastDataUsed() - before; n != 4 {
+		t.Fatalf("dotReader read %d bodies, want 4", n)
+	}
+}
