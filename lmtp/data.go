@@ -57,7 +57,7 @@ var bufioReaderType = reflect.TypeOf((*bufio.Reader)(nil))
 // first octet is read), or nil when r is anything else. The fields are
 // unexported, so they are read through reflect; the type, the fields' names
 // and types and the state are all checked, and a go-smtp that changes any
-// of them only loses the fast path (TestFastDataTakesOver fails then).
+// of them only loses the fast path (TestFastDataMatchesGoSMTP fails then).
 func goSMTPBuffer(r io.Reader) *bufio.Reader {
 	v := reflect.ValueOf(r)
 	if v.Kind() != reflect.Pointer || v.IsNil() {

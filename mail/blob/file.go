@@ -356,8 +356,7 @@ func (w *fileWriter) Commit() (string, int64, error) {
 	}
 	w.done = true
 	s := w.s
-	var sum [32]byte
-	h := hex.EncodeToString(w.h.Sum(sum[:0]))
+	h := hex.EncodeToString(w.h.Sum(nil))
 	dst := s.path(h)
 	dir := filepath.Dir(dst)
 	s.mu.Lock()
