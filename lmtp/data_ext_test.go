@@ -2,10 +2,19 @@ package lmtp_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
-	"math/rand/v2"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eidermail/eider/lmtp"
 )
@@ -41,7 +50,7 @@ func TestFastDataMatchesGoSMTP(t *testing.T) {
 	e := start(t, 1<<20)
 	u := e.user(t, "fd", "fd@example.com", 0)
 	lines := []string{"plain text", ".", "..", ".leading", "", "x\n.", "bare\nLF", strings.Repeat("w", 3000), "tab\there", "..."}
-	r := rand.New(rand.NewPCG(11, 12))
+	r := mrand.New(mrand.NewPCG(11, 12))
 	var want []string
 	before := lmtp.FastDataUsed()
 	fast := 0
@@ -150,5 +159,49 @@ func TestFastDataOverLimitKeepsStep(t *testing.T) {
 	}
 	if n := lmtp.FastDataUsed() - before; n != 4 {
 		t.Fatalf("dotReader read %d bodies, want 4", n)
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 made for one test.
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "mx.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// After STARTTLS, where go-smtp keeps the line limit inside the TLS layer,
+// the body is still read by dotReader, over go-smtp's buffer on top of TLS,
+// and stored as sent (Python's smtplib, 100 KB with a dot-led line).
+func TestFastDataAfterStartTLS(t *testing.T) {
+	e := startTLS(t, 1<<20, selfSigned(t))
+	u := e.user(t, "tls", "tls@example.com", 0)
+	msg := message("tls@test", "", 100<<10)
+	before := lmtp.FastDataUsed()
+	r := send(t, "smtp+starttls", e.smtp, "s@example.org", msg, "tls@example.com")
+	if !strings.HasPrefix(r.TLS, "TLSv1.") || strings.ReplaceAll(string(r.Data), " ", "") != `[250,"ok"]` {
+		t.Fatalf("smtp+starttls: tls %q, data %s", r.TLS, r.Data)
+	}
+	if n := lmtp.FastDataUsed() - before; n != 1 {
+		t.Fatalf("dotReader read %d bodies, want 1", n)
+	}
+	got := e.mailbox(t, u, "INBOX")
+	if len(got) != 1 || got[0] != "Return-Path: <s@example.org>\r\nDelivered-To: tls@example.com\r\n"+string(msg) {
+		t.Fatalf("INBOX: %d messages, or the message differs from what was sent", len(got))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,13 +33,21 @@ type env struct {
 
 func start(t *testing.T, maxSize int64) *env {
 	t.Helper()
+	return startTLS(t, maxSize, nil)
+}
+
+// startTLS is start with tlsConfig offered by the SMTP maildrop (STARTTLS).
+func startTLS(t *testing.T, maxSize int64, tlsConfig *tls.Config) *env {
+	t.Helper()
 	lim := mimetree.DefaultLimits()
 	lim.MaxSize = maxSize
 	e := &env{svc: mailtest.NewService(t, "", "", lim), logs: make(chan string, 1000)}
 	log := mailtest.LogTap(e.logs)
 	d := delivery.New(e.svc, delivery.Options{SpamHeader: "X-Spam-Flag", SpamValue: "YES", DuplicateWindow: time.Hour, Log: log})
 	o := lmtp.Options{Deliverer: d, Hostname: "mx.test", MaxMessageBytes: maxSize, MaxLineLength: 4096, Log: log}
-	e.lsrv, e.ssrv = lmtp.NewLMTP(o), lmtp.NewSMTP(o)
+	so := o
+	so.TLS = tlsConfig
+	e.lsrv, e.ssrv = lmtp.NewLMTP(o), lmtp.NewSMTP(so)
 	for _, x := range []struct {
 		s    *lmtp.Server
 		addr *string
@@ -91,6 +100,7 @@ func (e *env) mailbox(t *testing.T, u *store.User, name string) []string {
 }
 
 type pyResult struct {
+	TLS     string           `json:"tls"`
 	Mail    []any            `json:"mail"`
 	Rcpt    map[string][]any `json:"rcpt"`
 	Refused map[string][]any `json:"refused"`

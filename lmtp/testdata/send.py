@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Send the message on stdin with Python's smtplib and print the replies as JSON.
 
-usage: send.py smtp|lmtp HOST PORT FROM RCPT...
+usage: send.py smtp|smtp+starttls|lmtp HOST PORT FROM RCPT...
 
-smtp: smtplib.SMTP.sendmail (one reply for the whole transaction).
+smtp: smtplib.SMTP.sendmail (one reply for the whole transaction);
+smtp+starttls: the same after STARTTLS (the certificate is not verified).
 lmtp: smtplib.LMTP with the transaction driven step by step, because LMTP
 (RFC 2033 section 4.2) sends one reply per accepted recipient after the data.
 SMTPUTF8 is requested when any address is not ASCII.
@@ -11,6 +12,7 @@ SMTPUTF8 is requested when any address is not ASCII.
 import json
 import re
 import smtplib
+import ssl
 import sys
 
 proto, host, port, sender = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -19,8 +21,11 @@ msg = sys.stdin.buffer.read()
 opts = ["SMTPUTF8"] if not all(a.isascii() for a in [sender] + rcpts) else []
 out = {}
 
-if proto == "smtp":
+if proto in ("smtp", "smtp+starttls"):
     with smtplib.SMTP(host, port) as s:
+        if proto == "smtp+starttls":
+            s.starttls(context=ssl._create_unverified_context())
+            out["tls"] = s.sock.version()
         try:
             refused = s.sendmail(sender, rcpts, msg, mail_options=opts)
             out["refused"] = {k: [v[0], v[1].decode()] for k, v in refused.items()}
