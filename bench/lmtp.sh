@@ -40,6 +40,7 @@ CLIENT=${CLIENT:-raw}
 # or xapian (dovecot-fts-xapian with partial=3: every substring of 3 or
 # more letters of every word, hundreds of times slower here).
 FTS=${FTS:-0} EHTTP=${EHTTP:-24280} DPORT2=${DPORT2:-24243} DOVECOT_FTS=${DOVECOT_FTS:-lucene}
+case $DOVECOT_FTS in lucene|xapian) ;; *) echo "DOVECOT_FTS=$DOVECOT_FTS: lucene or xapian" >&2; exit 1 ;; esac
 DOVECOT=${DOVECOT:-1}
 PROFILE=${PROFILE:-0} PROFILE_OUT=${PROFILE_OUT:-/tmp/eider-lmtp.pprof} PPROF=${PPROF:-127.0.0.1:21147} PROFILE_SECS=${PROFILE_SECS:-5}
 EPORT=${EPORT:-24241} DPORT=${DPORT:-24242}
@@ -183,7 +184,6 @@ plugin {
   fts_xapian = partial=3 full=20 verbose=0
   fts_autoindex = no
 }' ;;
-    *) echo "DOVECOT_FTS=$DOVECOT_FTS: lucene or xapian" >&2; exit 1 ;;
     esac
     so=/usr/lib/dovecot/modules/$so
     [ -f $so ] || apt-get install -y -qq $pkg >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $pkg >/dev/null; } || true
