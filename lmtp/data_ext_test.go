@@ -2,20 +2,14 @@ package lmtp_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
-	mrand "math/rand/v2"
-	"net"
+	"log/slog"
+	"math/rand/v2"
+	"net/textproto"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/eidermail/eider/certs"
 	"github.com/eidermail/eider/lmtp"
 )
 
@@ -39,6 +33,32 @@ func stuff(body []byte) []byte {
 	return append(out, ".\r\n"...)
 }
 
+// transact runs MAIL, RCPT and DATA with body, stuffed, and returns the
+// text of the reply to the data, which must have the code want.
+func transact(t *testing.T, c *textproto.Conn, rcpt string, body []byte, want int) string {
+	t.Helper()
+	expect(t, c, 250, "MAIL FROM:<a@example.org>")
+	expect(t, c, 250, "RCPT TO:<%s>", rcpt)
+	expect(t, c, 354, "DATA")
+	id := c.Next()
+	c.StartRequest(id)
+	_, err := c.W.Write(stuff(body))
+	if err == nil {
+		err = c.W.Flush()
+	}
+	c.EndRequest(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StartResponse(id)
+	defer c.EndResponse(id)
+	code, msg, err := c.ReadResponse(want)
+	if err != nil {
+		t.Fatalf("data of %d octets: %d %s (%v), want %d", len(body), code, msg, err, want)
+	}
+	return msg
+}
+
 // TestFastDataMatchesGoSMTP delivers the same messages through go-smtp's
 // DATA reader and through dotReader, over LMTP and the SMTP maildrop, and
 // compares what was stored: byte for byte the same, and the message as
@@ -50,7 +70,7 @@ func TestFastDataMatchesGoSMTP(t *testing.T) {
 	e := start(t, 1<<20)
 	u := e.user(t, "fd", "fd@example.com", 0)
 	lines := []string{"plain text", ".", "..", ".leading", "", "x\n.", "bare\nLF", strings.Repeat("w", 3000), "tab\there", "..."}
-	r := mrand.New(mrand.NewPCG(11, 12))
+	r := rand.New(rand.NewPCG(11, 12))
 	var want []string
 	before := lmtp.FastDataUsed()
 	fast := 0
@@ -75,20 +95,7 @@ func TestFastDataMatchesGoSMTP(t *testing.T) {
 			proto, addr = "EHLO", e.smtp
 		}
 		c := dial(t, addr, proto)
-		expect(t, c, 250, "MAIL FROM:<a@example.org>")
-		expect(t, c, 250, "RCPT TO:<fd@example.com>")
-		expect(t, c, 354, "DATA")
-		id := c.Next()
-		c.StartRequest(id)
-		if _, err := c.W.Write(stuff(body)); err != nil || c.W.Flush() != nil {
-			t.Fatal(err)
-		}
-		c.EndRequest(id)
-		c.StartResponse(id)
-		if _, msg, err := c.ReadResponse(250); err != nil {
-			t.Fatalf("message %d (%s, fast %v): %v %s", i, proto, on, err, msg)
-		}
-		c.EndResponse(id)
+		transact(t, c, "fd@example.com", body, 250)
 		expect(t, c, 250, "RSET") // the connection is in step after the body
 		stored := string(body)
 		if !bytes.HasSuffix(body, []byte("\r\n")) {
@@ -130,27 +137,10 @@ func TestFastDataOverLimitKeepsStep(t *testing.T) {
 			addr = e.smtp
 		}
 		c := dial(t, addr, proto)
-		for i, body := range [][]byte{big.Bytes(), small} {
-			expect(t, c, 250, "MAIL FROM:<a@example.org>")
-			expect(t, c, 250, "RCPT TO:<ol@example.com>")
-			expect(t, c, 354, "DATA")
-			id := c.Next()
-			c.StartRequest(id)
-			if _, err := c.W.Write(stuff(body)); err != nil || c.W.Flush() != nil {
-				t.Fatal(err)
-			}
-			c.EndRequest(id)
-			c.StartResponse(id)
-			want := 250
-			if i == 0 {
-				want = 552
-			}
-			code, msg, err := c.ReadResponse(want)
-			c.EndResponse(id)
-			if err != nil || i == 0 && !strings.HasPrefix(msg, "5.3.4") {
-				t.Fatalf("%s message %d: %d %s (%v), want %d", proto, i, code, msg, err, want)
-			}
+		if msg := transact(t, c, "ol@example.com", big.Bytes(), 552); !strings.HasPrefix(msg, "5.3.4") {
+			t.Fatalf("%s: 552 %s, want 5.3.4", proto, msg)
 		}
+		transact(t, c, "ol@example.com", small, 250)
 		expect(t, c, 250, "NOOP") // nothing of the refused body is left to answer
 	}
 	got := e.mailbox(t, u, "INBOX")
@@ -162,34 +152,15 @@ func TestFastDataOverLimitKeepsStep(t *testing.T) {
 	}
 }
 
-// selfSigned is a certificate for 127.0.0.1 made for one test.
-func selfSigned(t *testing.T) *tls.Config {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "mx.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-}
-
 // After STARTTLS, where go-smtp keeps the line limit inside the TLS layer,
 // the body is still read by dotReader, over go-smtp's buffer on top of TLS,
 // and stored as sent (Python's smtplib, 100 KB with a dot-led line).
 func TestFastDataAfterStartTLS(t *testing.T) {
-	e := startTLS(t, 1<<20, selfSigned(t))
+	cfg, err := certs.Load("", "", t.TempDir(), slog.New(slog.DiscardHandler)) // self-signed
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startTLS(t, 1<<20, cfg)
 	u := e.user(t, "tls", "tls@example.com", 0)
 	msg := message("tls@test", "", 100<<10)
 	before := lmtp.FastDataUsed()
