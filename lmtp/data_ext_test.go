@@ -50,13 +50,7 @@ func transact(t *testing.T, c *textproto.Conn, rcpt string, body []byte, want in
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.StartResponse(id)
-	defer c.EndResponse(id)
-	code, msg, err := c.ReadResponse(want)
-	if err != nil {
-		t.Fatalf("data of %d octets: %d %s (%v), want %d", len(body), code, msg, err, want)
-	}
-	return msg
+	return response(t, c, id, want, fmt.Sprintf("data of %d octets", len(body)))
 }
 
 // TestFastDataMatchesGoSMTP delivers the same messages through go-smtp's

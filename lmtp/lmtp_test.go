@@ -231,11 +231,18 @@ func expect(t *testing.T, c *textproto.Conn, want int, format string, args ...an
 	if err != nil {
 		t.Fatal(err)
 	}
+	return response(t, c, id, want, fmt.Sprintf(format, args...))
+}
+
+// response reads the reply to request id, which must have the code want;
+// what names the request in the failure.
+func response(t *testing.T, c *textproto.Conn, id uint, want int, what string) string {
+	t.Helper()
 	c.StartResponse(id)
 	defer c.EndResponse(id)
 	code, msg, err := c.ReadResponse(want)
 	if err != nil {
-		t.Fatalf("%s: %d %s (%v), want %d", fmt.Sprintf(format, args...), code, msg, err, want)
+		t.Fatalf("%s: %d %s (%v), want %d", what, code, msg, err, want)
 	}
 	return msg
 }
