@@ -152,7 +152,7 @@ func TestSearchMatchesScan(t *testing.T) {
 					indexNow(t, s)
 				}
 			}
-			switch n, err := s.pendingCount(ctx); {
+			switch n, err := s.IndexQueue(ctx); {
 			case err != nil:
 				t.Fatal(err)
 			case tc.queued == "none":
@@ -473,7 +473,7 @@ func TestMigrateTextOnce(t *testing.T) {
 		}
 	}
 	s.pauseIndexer()
-	if n, err := s.pendingCount(ctx); err != nil || n != 2 {
+	if n, err := s.IndexQueue(ctx); err != nil || n != 2 {
 		t.Fatalf("after migration %d messages queued (%v), want both", n, err)
 	}
 	check("queued")

@@ -201,10 +201,7 @@ func (s *Store) IndexPending(ctx context.Context) (int, error) {
 // IndexQueue returns how many stored messages wait for the full-text
 // indexer (GET /metrics: eider_index_queue). Search is exact meanwhile (it
 // scans them), but each one makes full-text searches slower.
-func (s *Store) IndexQueue(ctx context.Context) (int64, error) { return s.pendingCount(ctx) }
-
-// pendingCount returns how many messages wait for the indexer.
-func (s *Store) pendingCount(ctx context.Context) (int64, error) {
+func (s *Store) IndexQueue(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM fts_pending`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: pending full-text rows: %w", err)

@@ -18,7 +18,7 @@ func waitIndexed(t testing.TB, s *Store) {
 	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		n, err := s.pendingCount(ctx)
+		n, err := s.IndexQueue(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
